@@ -1,0 +1,89 @@
+"""Command line: read the settings, set up logging, serve the proxy (optionally with the demo upstream)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+
+from aiohttp import web
+
+from proxy.app import make_app
+from proxy.config import ConfigError, Settings, load_settings, log_level
+
+log = logging.getLogger("proxy")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="image-v1-proxy",
+        description="Serve the OpenStack image API v1/v1.1 on top of a v2 upstream.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("IMAGE_V1_PROXY_CONFIG"),
+        help="YAML settings (see config.example.yaml); IMAGE_V1_PROXY_* variables override it",
+    )
+    parser.add_argument(
+        "--check-config", metavar="FILE", help="validate FILE (and the environment), then exit"
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="serve in front of an embedded in-memory v2 upstream with a sample catalogue",
+    )
+    args = parser.parse_args(argv)
+
+    path = args.check_config or args.config
+    try:
+        settings = load_settings(path, os.environ, require_upstream=not args.demo)
+    except ConfigError as exc:
+        print(f"image-v1-proxy: config error: {exc}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        print(f"image-v1-proxy: {args.check_config}: configuration is valid")
+        return 0
+
+    logging.basicConfig(
+        level=log_level(settings), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    asyncio.run(serve(settings, demo=args.demo))
+    return 0
+
+
+async def serve(settings: Settings, *, demo: bool) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        if demo:
+            from proxy.demo import start_demo_upstream
+
+            settings = await stack.enter_async_context(start_demo_upstream(settings))
+        runner = web.AppRunner(make_app(settings))
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, settings.listen.host, settings.listen.port)
+        await site.start()
+        log.info(
+            "serving the v1 image API on http://%s:%d in front of %s",
+            settings.listen.host,
+            settings.listen.port,
+            "the demo upstream" if demo else settings.upstream.url,
+        )
+        await _until_signalled()
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""make_app(settings): the routes, the middleware, and one upstream session for the app's life."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+
+from aiohttp import web
+
+from proxy import handlers
+from proxy.appkeys import REQUEST_ID, SETTINGS, UPSTREAM, VERSIONS
+from proxy.config import Settings
+from proxy.discovery import VersionWatch
+from proxy.v1.errors import V1Error, method_not_allowed, render
+from proxy.v2.client import Upstream, UpstreamBroken, UpstreamStatus, UpstreamUnavailable
+from proxy.v2.errors import v1_error_from_upstream
+from proxy.v2.plan import UpstreamShapeError
+
+log = logging.getLogger(__name__)
+
+# v1 mapped /v1, /v1.0 and /v1.1 onto one API (reference glance-v1.md 1.2).
+V1_PREFIXES = ("/v1", "/v1.0", "/v1.1")
+
+# A caller's own request id is kept only in the form Glance generates, so that it can be
+# logged and forwarded safely (Glance breaks on ids over 64 characters).
+_REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def make_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[v1_answers])
+    app[SETTINGS] = settings
+    upstream = Upstream(settings.upstream)
+    app[UPSTREAM] = upstream
+    app[VERSIONS] = VersionWatch(upstream, settings.upstream.version_refresh_interval)
+    app.cleanup_ctx.append(_upstream_lifetime)
+    for prefix in V1_PREFIXES:
+        app.router.add_get(f"{prefix}/images/detail", handlers.images_detail, allow_head=False)
+        app.router.add_route("*", f"{prefix}/images/detail", handlers.images_detail_other)
+    return app
+
+
+async def _upstream_lifetime(app: web.Application):
+    await app[UPSTREAM].start()
+    watch = app[VERSIONS]
+    await watch.refresh()
+    task = asyncio.create_task(watch.run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await app[UPSTREAM].close()
+
+
+@web.middleware
+async def v1_answers(request: web.Request, handler) -> web.StreamResponse:
+    """Gives every answer a request id, and turns every failure into a v1 error answer."""
+    request_id = request.headers.get("X-Openstack-Request-Id", "")
+    if not _REQUEST_ID.match(request_id):
+        request_id = f"req-{uuid.uuid4()}"
+    request[REQUEST_ID] = request_id
+    try:
+        response = await handler(request)
+    except V1Error as error:
+        response = error_response(request, error)
+    except web.HTTPException as exc:  # the router's own 404/405
+        response = error_response(request, _router_error(request, exc))
+    except UpstreamUnavailable as exc:
+        log.warning("%s %s: %s", request_id, request.path, exc)
+        response = error_response(request, V1Error(503))
+    except (UpstreamBroken, UpstreamShapeError) as exc:
+        log.warning("%s %s: %s", request_id, request.path, exc)
+        response = error_response(request, V1Error(500))
+    except UpstreamStatus as exc:
+        response = error_response(request, v1_error_from_upstream(exc.status, exc.body))
+    except Exception:
+        log.exception("%s %s: unexpected failure", request_id, request.path)
+        response = error_response(request, V1Error(500))
+    response.headers["X-Openstack-Request-Id"] = request_id
+    return response
+
+
+def _router_error(request: web.Request, exc: web.HTTPException) -> V1Error:
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return method_not_allowed(request.method, ", ".join(sorted(exc.allowed_methods)))
+    return V1Error(exc.status if exc.status in (404, 405) else 404)
+
+
+def error_response(request: web.Request, error: V1Error) -> web.Response:
+    content_type, body = render(error, request.headers.get("Accept"))
+    response = web.Response(status=error.status, headers=dict(error.headers))
+    response.headers["Content-Type"] = content_type
+    if request.method != "HEAD":  # v1's HEAD errors have no body
+        response.body = body
+    return response

@@ -1,0 +1,14 @@
+"""Typed keys for what the app and each request carry (aiohttp ``AppKey``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from proxy.config import Settings
+from proxy.discovery import VersionWatch
+from proxy.v2.client import Upstream
+
+SETTINGS = web.AppKey("settings", Settings)
+UPSTREAM = web.AppKey("upstream", Upstream)
+VERSIONS = web.AppKey("versions", VersionWatch)
+REQUEST_ID = web.RequestKey("request_id", str)

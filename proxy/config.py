@@ -1,0 +1,177 @@
+"""Settings: frozen dataclasses read from YAML, each overridable from the environment.
+
+Every setting ``section.key`` can be overridden by ``IMAGE_V1_PROXY_SECTION_KEY``
+(``upstream.url`` -> ``IMAGE_V1_PROXY_UPSTREAM_URL``). Any problem raises ConfigError,
+whose text is one line naming the key and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from yarl import URL
+
+ENV_PREFIX = "IMAGE_V1_PROXY_"
+
+
+class ConfigError(Exception):
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class ListenSettings:
+    host: str = "0.0.0.0"
+    port: int = 9292
+
+
+@dataclass(frozen=True)
+class UpstreamSettings:
+    url: str = ""
+    connect_timeout: float = 5.0
+    timeout: float = 30.0
+    max_connections: int = 100
+    max_body_bytes: int = 32 * 1024 * 1024
+    version_refresh_interval: float = 300.0
+
+
+@dataclass(frozen=True)
+class ListingSettings:
+    default_limit: int = 25
+    max_limit: int = 1000
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class Settings:
+    listen: ListenSettings = field(default_factory=ListenSettings)
+    upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
+    listing: ListingSettings = field(default_factory=ListingSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def load_settings(
+    path: str | Path | None, environ: Mapping[str, str], *, require_upstream: bool = True
+) -> Settings:
+    """Settings from the YAML file at ``path`` (optional) and ``environ``."""
+    document = _read_yaml(path) if path is not None else {}
+    sections = {}
+    for section in dataclasses.fields(Settings):
+        given = document.pop(section.name, None) or {}
+        if not isinstance(given, dict):
+            raise ConfigError(section.name, f"must be a mapping, got {given!r}")
+        sections[section.name] = _section(section.name, given, environ)
+    if document:
+        raise ConfigError(sorted(document)[0], "unknown setting")
+    settings = Settings(**sections)
+    _validate(settings, require_upstream)
+    return settings
+
+
+def _read_yaml(path: str | Path) -> dict:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError("config file", f"cannot read {path}: {exc.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("config file", f"{path} is not valid YAML: {_one_line(exc)}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError("config file", f"{path} must hold a mapping of sections")
+    return document
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def _section(name: str, given: dict, environ: Mapping[str, str]):
+    cls = _SECTION_TYPES[name]
+    values = {}
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key in given:
+        if key not in known:
+            raise ConfigError(f"{name}.{key}", "unknown setting")
+    for key, spec in known.items():
+        dotted = f"{name}.{key}"
+        env_name = ENV_PREFIX + f"{name}_{key}".upper()
+        if env_name in environ:
+            values[key] = _convert(dotted, environ[env_name], spec.type, from_env=True)
+        elif key in given:
+            values[key] = _convert(dotted, given[key], spec.type, from_env=False)
+    return cls(**values)
+
+
+_SECTION_TYPES = {
+    "listen": ListenSettings,
+    "upstream": UpstreamSettings,
+    "listing": ListingSettings,
+    "log": LogSettings,
+}
+
+
+def _convert(key: str, value, kind: str, *, from_env: bool):
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ConfigError(key, f"must be a string, got {value!r}")
+        return value
+    if isinstance(value, bool) or (not from_env and not isinstance(value, (int, float))):
+        raise ConfigError(key, f"must be a number, got {value!r}")
+    try:
+        return int(value) if kind == "int" else float(value)
+    except ValueError:
+        expected = "an integer" if kind == "int" else "a number"
+        raise ConfigError(key, f"must be {expected}, got {value!r}") from None
+
+
+def _validate(settings: Settings, require_upstream: bool) -> None:
+    if not 0 < settings.listen.port < 65536:
+        raise ConfigError("listen.port", f"must be between 1 and 65535, got {settings.listen.port}")
+    if require_upstream or settings.upstream.url:
+        _check_upstream_url(settings.upstream.url)
+    for key in ("connect_timeout", "timeout", "version_refresh_interval"):
+        if getattr(settings.upstream, key) <= 0:
+            raise ConfigError(f"upstream.{key}", "must be greater than 0")
+    for key in ("max_connections", "max_body_bytes"):
+        if getattr(settings.upstream, key) < 1:
+            raise ConfigError(f"upstream.{key}", "must be at least 1")
+    listing = settings.listing
+    if not 1 <= listing.max_limit <= 1000:
+        raise ConfigError("listing.max_limit", "must be between 1 and 1000 (v1's api_limit_max)")
+    if not 1 <= listing.default_limit <= listing.max_limit:
+        raise ConfigError("listing.default_limit", "must be between 1 and listing.max_limit")
+    if settings.log.level.upper() not in _LOG_LEVELS:
+        raise ConfigError("log.level", f"must be one of {', '.join(_LOG_LEVELS)}")
+
+
+def _check_upstream_url(text: str) -> None:
+    if not text:
+        raise ConfigError("upstream.url", "is required (the v2 image service to call)")
+    try:
+        url = URL(text)
+    except ValueError as exc:
+        raise ConfigError("upstream.url", f"is not a URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigError("upstream.url", f"must be an http:// or https:// URL, got {text!r}")
+    if url.user or url.password or url.query_string or url.fragment:
+        raise ConfigError("upstream.url", "must not carry credentials, a query or a fragment")
+
+
+def log_level(settings: Settings) -> int:
+    return logging.getLevelName(settings.log.level.upper())

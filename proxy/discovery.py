@@ -1,0 +1,41 @@
+"""Keeps the upstream's capabilities current: read at start-up, refreshed in the background.
+
+An upstream can be upgraded (or replaced) under a running proxy; re-reading its version
+document every ``upstream.version_refresh_interval`` seconds, and every few seconds while
+it has not answered yet, keeps the proxy from asking for what it no longer offers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from proxy.v2.client import Upstream
+from proxy.v2.versions import Capabilities
+
+log = logging.getLogger(__name__)
+
+RETRY_UNTIL_KNOWN = 5.0
+
+
+class VersionWatch:
+    def __init__(self, upstream: Upstream, interval: float) -> None:
+        self.upstream = upstream
+        self.interval = interval
+        # Until the upstream answers, assume the oldest upstream we support.
+        self.capabilities = Capabilities()
+        self.known = False
+
+    async def refresh(self) -> None:
+        found = await self.upstream.discover()
+        if found is None:
+            return
+        if not self.known or found != self.capabilities:
+            log.info("upstream image API offers %s (was %s)", found,
+                     self.capabilities if self.known else "unknown")
+        self.capabilities, self.known = found, True
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval if self.known else min(RETRY_UNTIL_KNOWN, self.interval))
+            await self.refresh()

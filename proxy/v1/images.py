@@ -1,0 +1,78 @@
+"""A v2 image entity -> the v1 image, with v1's fields, types and formats.
+
+v1 detail images have exactly 18 keys (reference glance-v1.md 2.7). v2 puts custom
+properties at the top level beside its own fields; v1 nests them under ``properties``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+# Every top-level key that is v2's own (or IMS's copy of a v1 field), never a custom
+# property (reference glance-v2.md 2.1-2.2, 7.2).
+V2_OWN_FIELDS = frozenset(
+    {
+        "id", "name", "status", "visibility", "protected", "os_hidden", "checksum",
+        "os_hash_algo", "os_hash_value", "owner", "size", "virtual_size",
+        "container_format", "disk_format", "created_at", "updated_at", "tags",
+        "direct_url", "min_ram", "min_disk", "self", "file", "schema", "stores",
+        "locations", "deleted", "deleted_at",
+    }
+)
+
+# v2 statuses v1 never had: data is being written, which v1 called saving.
+_V1_STATUS = {"uploading": "saving", "importing": "saving"}
+
+
+def to_v1_image(image: dict) -> dict:
+    """The v1 detail image for a v2 image (a dict as v2 returns it)."""
+    return {
+        "id": image["id"],
+        "name": image.get("name"),
+        "status": v1_status(image.get("status")),
+        "size": _size(image),
+        "virtual_size": image.get("virtual_size"),
+        "checksum": image.get("checksum"),
+        "disk_format": image.get("disk_format"),
+        "container_format": image.get("container_format"),
+        "min_disk": image.get("min_disk") or 0,
+        "min_ram": image.get("min_ram") or 0,
+        "owner": image.get("owner"),
+        "is_public": image.get("visibility") == "public",
+        "protected": bool(image.get("protected")),
+        "created_at": v1_timestamp(image.get("created_at")),
+        "updated_at": v1_timestamp(image.get("updated_at")),
+        "deleted_at": None,  # v2 never lists deleted images
+        "deleted": False,
+        "properties": {k: v for k, v in image.items() if k not in V2_OWN_FIELDS},
+    }
+
+
+def v1_status(status: str | None) -> str | None:
+    return _V1_STATUS.get(status, status)
+
+
+def _size(image: dict):
+    """IMS reports ``size: 0`` for active images and the real size in the string
+    ``__image_size`` (reference glance-v2.md 7.2); v1 clients want the real one."""
+    size = image.get("size")
+    if not size:
+        real = image.get("__image_size")
+        if isinstance(real, str) and real.isdecimal():
+            return int(real)
+    return size
+
+
+def v1_timestamp(value: str | None) -> str | None:
+    """v2 ``2016-05-22T06:04:20Z`` -> v1 ``2016-05-22T06:04:20.000000`` (UTC, no zone)."""
+    if value is None:
+        return None
+    if len(value) == 20 and value[19] == "Z":  # the common case, kept cheap
+        return value[:19] + ".000000"
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value  # not a time we can read: show it rather than invent one
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")

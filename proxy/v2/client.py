@@ -1,0 +1,133 @@
+"""Upstream: the only code that talks to the v2 image service.
+
+It owns the one ``aiohttp.ClientSession`` of the app, the timeouts and the size limit, and
+maps every way a call can fail onto one small exception family (the httpx habit), which
+the shell renders as v1 statuses: unreachable or too slow -> 503, a broken answer -> 500,
+an error status -> whatever v1 would have said (proxy.v2.errors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from proxy import __version__
+from proxy.config import UpstreamSettings
+from proxy.v2.versions import Capabilities, capabilities_from_document
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"image-v1-proxy/{__version__}"
+
+
+class UpstreamError(Exception):
+    """A v2 call that did not produce a usable answer."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    """Refused, reset, unresolvable or timed out: v1 says 503."""
+
+
+class UpstreamBroken(UpstreamError):
+    """Answered, but not with something we can read: v1 says 500."""
+
+
+class UpstreamStatus(UpstreamError):
+    """Answered with an error status; ``body`` is kept for the message."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"upstream answered {status}")
+        self.status = status
+        self.body = body
+
+
+class Upstream:
+    """Calls the configured v2 upstream; nothing else is ever contacted."""
+
+    def __init__(self, settings: UpstreamSettings) -> None:
+        self.settings = settings
+        self.base = URL(settings.url)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.settings.max_connections),
+            timeout=aiohttp.ClientTimeout(
+                total=self.settings.timeout, connect=self.settings.connect_timeout
+            ),
+            # The caller's token must never be stored and replayed for another caller.
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def list_images(self, params, *, token: str | None, request_id: str) -> object:
+        return await self._get_json(self.base / "v2" / "images", params, token, request_id)
+
+    async def discover(self) -> Capabilities | None:
+        """The upstream's capabilities from its version document (no token needed: Glance
+        answers it before authentication); None when it cannot be read."""
+        for url in (self.base / "versions", self.base.with_path(self.base.path.rstrip("/") + "/")):
+            try:
+                status, body = await self._get(url, (), None, None)
+            except UpstreamError as exc:
+                log.warning("upstream version discovery failed: %s", exc)
+                return None
+            if status in (200, 300):
+                try:
+                    found = capabilities_from_document(orjson.loads(body))
+                except orjson.JSONDecodeError:
+                    found = None
+                if found is not None:
+                    return found
+        return None
+
+    async def _get_json(self, url: URL, params, token, request_id) -> object:
+        status, body = await self._get(url, params, token, request_id)
+        if status >= 300:
+            raise UpstreamStatus(status, body)
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise UpstreamBroken("the upstream answered with a body that is not JSON") from None
+
+    async def _get(self, url: URL, params, token, request_id) -> tuple[int, bytes]:
+        assert self._session is not None, "Upstream.start() was not awaited"
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if token is not None:
+            headers["X-Auth-Token"] = token
+        if request_id is not None:
+            headers["X-Openstack-Request-Id"] = request_id
+        try:
+            async with self._session.get(
+                url.with_query(params), headers=headers, allow_redirects=False
+            ) as response:
+                body = await self._read_limited(response)
+                return response.status, body
+        except asyncio.TimeoutError:
+            raise UpstreamUnavailable("the upstream did not answer in time") from None
+        except aiohttp.ClientConnectionError as exc:
+            # Includes refused, reset and payload errors; name the kind, not the address.
+            raise UpstreamUnavailable(
+                f"the upstream could not be reached ({type(exc).__name__})"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamBroken(f"the upstream answer was unreadable ({type(exc).__name__})") from None
+
+    async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes:
+        limit = self.settings.max_body_bytes
+        if response.content_length is not None and response.content_length > limit:
+            raise UpstreamBroken("the upstream answer is larger than upstream.max_body_bytes")
+        chunks, size = [], 0
+        async for chunk in response.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                raise UpstreamBroken("the upstream answer is larger than upstream.max_body_bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)

@@ -1,0 +1,142 @@
+"""A v1 ListQuery -> the v2 ``GET /v2/images`` requests that answer it (pure, sans I/O).
+
+``ListPaging`` is a small state machine in the h11 style: the shell asks it for the first
+request, feeds it each v2 body, and gets back the next request or None. It pages the
+upstream until the v1 page is full, because python-glanceclient stops at the first short
+page (reference glance-v2.md 9.7, glance-v1.md 7.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from proxy.v1.errors import V1Error
+from proxy.v1.query import ListQuery, invalid_marker
+from proxy.v2.errors import upstream_message, v1_error_from_upstream
+
+# Most images v2 returns per call; it caps there anyway (api_limit_max).
+UPSTREAM_PAGE_MAX = 1000
+
+# Keys v2 reads as its own parameters or columns, so ``property-<key>`` cannot be asked
+# as a custom-property filter (reference glance-v2.md 1.2 and 9.5).
+_V2_QUERY_KEYS = frozenset(
+    {
+        "limit", "marker", "sort", "sort_key", "sort_dir", "member_status", "visibility",
+        "tag", "os_hidden", "changes-since", "name", "status", "id", "container_format",
+        "disk_format", "owner", "protected", "checksum", "os_hash_value", "os_hash_algo",
+        "created_at", "updated_at", "size", "virtual_size", "min_ram", "min_disk",
+        "deleted", "deleted_at",
+    }
+)
+
+# v1 shows uploading/importing images as saving (proxy.v1.images), so a filter on
+# saving must find them too.
+_STATUS_QUERY = {"saving": "in:saving,uploading,importing"}
+
+Params = tuple[tuple[str, str], ...]
+
+
+class UpstreamShapeError(Exception):
+    """The upstream answered 2xx with a body that is not a v2 image list."""
+
+
+@dataclass(frozen=True)
+class ListPlan:
+    """The fixed part of every v2 request for one v1 listing, and how many images it wants."""
+
+    params: Params
+    limit: int
+    marker: str | None
+
+
+def plan_list(query: ListQuery) -> ListPlan:
+    params: list[tuple[str, str]] = [
+        # v1 lists shared images in any member status; v2 defaults to accepted only.
+        ("member_status", "all"),
+        ("sort_key", query.sort_key),
+        ("sort_dir", query.sort_dir),
+    ]
+    for name, value in query.exact:
+        # v2 parses "op:value" in these filters; eq: keeps any value (":" included) exact.
+        if name == "status" and value in _STATUS_QUERY:
+            params.append((name, _STATUS_QUERY[value]))
+        else:
+            params.append((name, f"eq:{value}"))
+    for name in ("size_min", "size_max", "min_ram"):
+        value = getattr(query, name)
+        if value is not None:
+            params.append((name, str(value)))
+    if query.min_disk is not None:
+        params.append(("min_disk", query.min_disk))
+    if query.protected is not None:
+        params.append(("protected", "true" if query.protected else "false"))
+    if query.changes_since is not None:
+        # v1 compared strictly after (reference glance-v1.md 2.4); v2 has no changes-since.
+        params.append(("updated_at", "gt:" + v2_time(query.changes_since)))
+    for key, value in query.properties:
+        if key in _V2_QUERY_KEYS or key.endswith(("_min", "_max")):
+            raise V1Error(
+                400,
+                detail=f"Filter property-{key} cannot be expressed on the v2 image API, "
+                f"which reads '{key}' as one of its own parameters.",
+            )
+        params.append((key, value))
+    return ListPlan(params=tuple(params), limit=query.limit, marker=query.marker)
+
+
+def v2_time(moment: datetime) -> str:
+    """An aware UTC datetime as v2's ISO 8601 with ``Z``, keeping sub-seconds when present."""
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
+
+
+class ListPaging:
+    """Pages ``GET /v2/images`` until ``plan.limit`` images are collected or v2 runs out."""
+
+    def __init__(self, plan: ListPlan) -> None:
+        self.plan = plan
+        self.images: list[dict] = []
+        self.requests = 0
+
+    def first_request(self) -> Params:
+        # limit=0 still asks the upstream once, so that the token and the marker are
+        # checked as v1 checked them; the answer is then discarded.
+        return self._request(self.plan.marker, max(self.plan.limit, 1))
+
+    def feed(self, body: object) -> Params | None:
+        """Take one v2 list body; return the next request, or None when the page is done."""
+        page = _images_of(body)
+        wanted = self.plan.limit - len(self.images)
+        self.images.extend(page[:wanted])
+        if len(self.images) >= self.plan.limit or not page or "next" not in body:
+            return None
+        return self._request(page[-1]["id"], self.plan.limit - len(self.images))
+
+    def error(self, status: int, body: bytes) -> V1Error:
+        """The v1 answer to an upstream error status met while paging."""
+        if self.requests == 1 and self.plan.marker is not None:
+            # Only the caller's own marker can be unknown (400) or invisible (403) to v2;
+            # v1 said the same thing for both (reference glance-v2.md 9.7).
+            if status == 400 or (status == 403 and "not visible" in upstream_message(body)):
+                return invalid_marker()
+        return v1_error_from_upstream(status, body)
+
+    def _request(self, marker: str | None, wanted: int) -> Params:
+        self.requests += 1
+        params = self.plan.params + (("limit", str(min(wanted, UPSTREAM_PAGE_MAX))),)
+        if marker is not None:
+            params += (("marker", marker),)
+        return params
+
+
+def _images_of(body: object) -> list[dict]:
+    if not isinstance(body, dict) or not isinstance(body.get("images"), list):
+        raise UpstreamShapeError("the image list has no 'images' array")
+    images = body["images"]
+    for image in images:
+        if not isinstance(image, dict) or not isinstance(image.get("id"), str):
+            raise UpstreamShapeError("an image in the list is not an object with an id")
+    return images

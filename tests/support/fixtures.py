@@ -1,0 +1,94 @@
+"""pytest fixtures for the real-Glance tier and the legacy v1 CLI.
+
+Loaded with ``pytest_plugins = ["tests.support.fixtures"]``.  Nothing here
+skips when a tool is missing: the suite installs what it needs (into the
+cache dir of tests/support/glance.py), because a silently skipped contract
+test would hide exactly the breakage it exists to catch.  The first test
+that uses a fixture pays for the install (~20 s for Glance, ~8 s for
+glanceclient, once per cache) inside its pytest-timeout budget.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from proxy.app import make_app
+from proxy.config import load_settings
+from tests.support.catalogue import Loaded, load
+from tests.support.servers import ThreadedApp
+
+from tests.support.glance import (GlanceServer, PortInUseError,
+                                  ensure_glance_venv, free_port)
+from tests.support.legacy_client import ensure_glanceclient_venv
+
+
+# The page size the contract upstreams (real Glance and the simulator) are capped at.
+UPSTREAM_PAGE_LIMIT = 7
+
+
+@pytest.fixture(scope="session")
+def real_glance(tmp_path_factory: pytest.TempPathFactory):
+    """A running real Glance v2 (trusted lab auth); ``.url`` is
+    ``http://127.0.0.1:PORT``.  Tokens look like ``projA:member,reader``."""
+    venv = ensure_glance_venv()
+    # A small api_limit_max makes every v1 listing page the upstream for real.
+    server = GlanceServer(venv, api_limit_max=UPSTREAM_PAGE_LIMIT)
+    workdir = tmp_path_factory.mktemp("glance")
+    for attempt in range(3):
+        try:
+            # free_port() can race with another process grabbing the port
+            server.start(workdir, free_port())
+            break
+        except PortInUseError:
+            if attempt == 2:
+                raise
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def glance_cli() -> Path:
+    """Path of the python-glanceclient 2.17.1 ``glance`` executable."""
+    return ensure_glanceclient_venv()
+
+
+@dataclass
+class Backend:
+    """A v2 upstream holding the contract catalogue."""
+
+    name: str
+    url: str
+    loaded: Loaded
+
+
+@pytest.fixture(scope="session")
+def simulator_upstream():
+    """The in-memory simulator on a real port, capped like the real tier."""
+    from proxy.simulator import Simulator
+
+    simulator = Simulator(api_limit_max=UPSTREAM_PAGE_LIMIT)
+    server = ThreadedApp(simulator.app).start()
+    server.simulator = simulator
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["simulator", "glance"])
+def backend(request) -> Backend:
+    """Each contract scenario runs against the simulator and against real Glance."""
+    fixture = "simulator_upstream" if request.param == "simulator" else "real_glance"
+    server = request.getfixturevalue(fixture)
+    return Backend(request.param, server.url, load(server.url))
+
+
+@pytest.fixture(scope="session")
+def proxy(backend: Backend):
+    """The proxy, configured as an operator would, in front of ``backend``."""
+    settings = load_settings(None, {"IMAGE_V1_PROXY_UPSTREAM_URL": backend.url})
+    server = ThreadedApp(lambda: make_app(settings)).start()
+    yield server
+    server.stop()

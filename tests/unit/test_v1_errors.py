@@ -1,0 +1,98 @@
+"""Error bodies byte for byte as Glance v1 (WebOb 1.7) sent them: reference glance-v1.md 6."""
+
+import orjson
+import pytest
+
+from proxy.v1.errors import V1Error, best_match, method_not_allowed, nested, render
+
+SIZE_MIN = V1Error(400, detail="Bad value passed to filter size_min got -1")
+
+
+def test_detail_error_without_accept_is_plain_text_with_default_explanation():
+    assert render(SIZE_MIN, None) == (
+        "text/plain; charset=UTF-8",
+        b"400 Bad Request\n\nThe server could not comply with the request since it is either "
+        b"malformed or otherwise incorrect.\n\n Bad value passed to filter size_min got -1  ",
+    )
+
+
+def test_detail_error_for_any_accept_is_html():
+    assert render(SIZE_MIN, "*/*") == (
+        "text/html; charset=UTF-8",
+        b"<html>\n <head>\n  <title>400 Bad Request</title>\n </head>\n <body>\n"
+        b"  <h1>400 Bad Request</h1>\n  The server could not comply with the request since it "
+        b"is either malformed or otherwise incorrect.<br /><br />\nBad value passed to filter "
+        b"size_min got -1\n\n\n </body>\n</html>",
+    )
+
+
+def test_detail_error_for_json_accept_is_json_with_message_code_title():
+    content_type, body = render(SIZE_MIN, "application/json")
+    assert content_type == "application/json"
+    assert orjson.loads(body) == {
+        "message": "The server could not comply with the request since it is either malformed "
+        "or otherwise incorrect.<br /><br />\nBad value passed to filter size_min got -1\n\n",
+        "code": "400 Bad Request",
+        "title": "Bad Request",
+    }
+
+
+def test_explanation_error_replaces_the_default_text():
+    error = V1Error(400, explanation="Invalid disk format 'bogus' for image.")
+    assert render(error, "") == (
+        "text/plain; charset=UTF-8",
+        b"400 Bad Request\n\nInvalid disk format 'bogus' for image.\n\n   ",
+    )
+
+
+def test_html_escapes_quotes_as_webob_did():
+    error = V1Error(403, detail="Forbidden to modify 'size' of active image.")
+    assert b"Forbidden to modify &#x27;size&#x27; of active image." in render(error, "*/*")[1]
+
+
+def test_nested_registry_error_doubles_the_status_line():
+    assert render(nested(400, "Invalid marker. Image could not be found."), None)[1] == (
+        b"400 Bad Request\n\n400 Bad Request  Invalid marker. Image could not be found.     \n\n   "
+    )
+
+
+def test_nested_registry_detail_error_keeps_the_inner_explanation():
+    assert render(nested(400, "limit param must be an integer", detail=True), None)[1] == (
+        b"400 Bad Request\n\n400 Bad Request  The server could not comply with the request since "
+        b"it is either malformed or otherwise incorrect.   limit param must be an integer  "
+        b"\n\n   "
+    )
+
+
+def test_method_not_allowed_has_webobs_own_template_and_allow_header():
+    error = method_not_allowed("PATCH", "GET, HEAD")
+    assert render(error, None)[1] == (
+        b"405 Method Not Allowed\n\nThe method PATCH is not allowed for this resource. \n\n "
+    )
+    assert error.headers == (("Allow", "GET, HEAD"),)
+
+
+def test_not_found_detail_error():
+    error = V1Error(404, detail="Image with identifier abc not found")
+    assert render(error, None)[1] == (
+        b"404 Not Found\n\nThe resource could not be found.\n\n Image with identifier abc not found  "
+    )
+
+
+@pytest.mark.parametrize(
+    "accept, expected",
+    [
+        ("", None),
+        ("text/plain", None),
+        ("*/*", "text/html"),
+        ("text/html", "text/html"),
+        ("application/json", "application/json"),
+        ("application/json, text/html", "text/html"),  # a tie goes to the first offer
+        ("application/json;q=0.9, text/html;q=0.8", "application/json"),
+        ("application/json, */*;q=0.1", "application/json"),
+        ("text/*", "text/html"),
+        ("application/json;q=0", None),
+    ],
+)
+def test_accept_negotiation_follows_webob(accept, expected):
+    assert best_match(accept, ("text/html", "application/json")) == expected

@@ -1,0 +1,140 @@
+"""v1 ListQuery -> v2 requests: the translation traps of reference glance-v2.md section 9."""
+
+import pytest
+
+from proxy.v1.errors import V1Error, render
+from proxy.v1.query import parse_list_query
+from proxy.v2.plan import ListPaging, UpstreamShapeError, plan_list
+
+
+def plan_for(*pairs):
+    return plan_list(parse_list_query(list(pairs)))
+
+
+def images(*ids):
+    return [{"id": i} for i in ids]
+
+
+def test_default_scope_asks_for_every_member_status_in_v1s_default_order():
+    assert plan_for().params == (
+        ("member_status", "all"), ("sort_key", "created_at"), ("sort_dir", "desc"))
+
+
+def test_exact_filters_are_sent_with_the_eq_operator_so_colons_stay_literal():
+    params = dict(plan_for(("name", "foo:bar"), ("container_format", "bare"),
+                           ("disk_format", "in:qcow2,raw"), ("status", "active")).params)
+    assert params["name"] == "eq:foo:bar"
+    assert params["container_format"] == "eq:bare"
+    assert params["disk_format"] == "eq:in:qcow2,raw"
+    assert params["status"] == "eq:active"
+
+
+def test_status_saving_also_finds_v2_uploading_and_importing():
+    assert dict(plan_for(("status", "saving")).params)["status"] == "in:saving,uploading,importing"
+
+
+def test_changes_since_becomes_a_strict_updated_at_range_in_utc():
+    params = dict(plan_for(("changes-since", "2016-05-22T08:04:20+02:00")).params)
+    assert params["updated_at"] == "gt:2016-05-22T06:04:20Z"
+    assert "changes-since" not in params
+    naive = dict(plan_for(("changes-since", "2016-05-22T06:04:20.5")).params)
+    assert naive["updated_at"] == "gt:2016-05-22T06:04:20.500000Z"
+
+
+def test_size_and_equality_filters_pass_through():
+    params = dict(plan_for(("size_min", "3"), ("size_max", "5"), ("min_ram", "512"),
+                           ("min_disk", "x"), ("protected", "True")).params)
+    assert (params["size_min"], params["size_max"], params["min_ram"]) == ("3", "5", "512")
+    assert (params["min_disk"], params["protected"]) == ("x", "true")
+
+
+def test_sort_is_passed_explicitly():
+    params = dict(plan_for(("sort_key", "name"), ("sort_dir", "asc")).params)
+    assert (params["sort_key"], params["sort_dir"]) == ("name", "asc")
+
+
+def test_property_filter_becomes_a_v2_custom_property_filter():
+    assert ("os_distro", "ubuntu") in plan_for(("property-os_distro", "ubuntu")).params
+
+
+@pytest.mark.parametrize("key", ["name", "visibility", "owner", "limit", "disk_size_max"])
+def test_property_filter_that_v2_reads_as_its_own_is_refused_by_name(key):
+    with pytest.raises(V1Error) as caught:
+        plan_for((f"property-{key}", "x"))
+    assert caught.value.status == 400
+    assert f"property-{key}" in render(caught.value, None)[1].decode()
+
+
+def test_paging_stops_at_once_when_the_first_page_fills_the_limit():
+    paging = ListPaging(plan_for(("limit", "2")))
+    assert dict(paging.first_request())["limit"] == "2"
+    assert paging.feed({"images": images("a", "b"), "next": "/v2/images?marker=b"}) is None
+    assert [i["id"] for i in paging.images] == ["a", "b"]
+
+
+def test_paging_continues_after_a_short_page_that_has_next_until_the_page_is_full():
+    paging = ListPaging(plan_for(("limit", "5"), ("marker", "3c3d1d01-b48a-4639-8a88-08be3b9b5d78")))
+    first = dict(paging.first_request())
+    assert (first["limit"], first["marker"]) == ("5", "3c3d1d01-b48a-4639-8a88-08be3b9b5d78")
+    second = paging.feed({"images": images("a", "b"), "next": "/v2/images?marker=b"})
+    assert (dict(second)["limit"], dict(second)["marker"]) == ("3", "b")
+    third = paging.feed({"images": images("c"), "next": "/v2/images?marker=c"})
+    assert dict(third)["marker"] == "c"
+    assert paging.feed({"images": images("d", "e")}) is None
+    assert [i["id"] for i in paging.images] == ["a", "b", "c", "d", "e"]
+
+
+def test_paging_ends_without_next_or_on_an_empty_page():
+    paging = ListPaging(plan_for())
+    paging.first_request()
+    assert paging.feed({"images": images("a")}) is None
+    paging = ListPaging(plan_for())
+    paging.first_request()
+    assert paging.feed({"images": [], "next": "/v2/images?marker=x"}) is None
+
+
+def test_limit_zero_still_asks_upstream_once_then_answers_empty():
+    paging = ListPaging(plan_for(("limit", "0")))
+    assert dict(paging.first_request())["limit"] == "1"
+    assert paging.feed({"images": images("a"), "next": "x"}) is None
+    assert paging.images == []
+
+
+def test_upstream_pages_are_capped_at_1000():
+    paging = ListPaging(plan_for(("limit", "1000")))
+    assert dict(paging.first_request())["limit"] == "1000"
+
+
+@pytest.mark.parametrize("body", [[], {}, {"images": {}}, {"images": [1]}, {"images": [{}]}])
+def test_a_body_that_is_not_an_image_list_is_a_shape_error(body):
+    paging = ListPaging(plan_for())
+    paging.first_request()
+    with pytest.raises(UpstreamShapeError):
+        paging.feed(body)
+
+
+MARKER = "3c3d1d01-b48a-4639-8a88-08be3b9b5d78"
+
+
+@pytest.mark.parametrize(
+    "status, body",
+    [
+        (400, b'{"message": "No image found with ID ' + MARKER.encode() + b'<br /><br />\\n\\n\\n"}'),
+        (403, b'{"message": "Forbidding request, image ' + MARKER.encode() + b' not visible"}'),
+    ],
+)
+def test_unknown_or_invisible_marker_is_v1s_invalid_marker(status, body):
+    paging = ListPaging(plan_for(("marker", MARKER)))
+    paging.first_request()
+    assert render(paging.error(status, body), None)[1] == (
+        b"400 Bad Request\n\n400 Bad Request  Invalid marker. Image could not be found.     \n\n   "
+    )
+
+
+def test_other_upstream_errors_keep_their_status_and_message():
+    paging = ListPaging(plan_for())
+    paging.first_request()
+    error = paging.error(403, b'{"message": "You are not authorized to complete get_images action."}')
+    assert (error.status, error.detail) == (403, "You are not authorized to complete get_images action.")
+    assert paging.error(401, b"whatever").status == 401
+    assert paging.error(502, b"<html>bad gateway</html>").status == 500
