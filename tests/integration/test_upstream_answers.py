@@ -1,0 +1,257 @@
+"""The proxy over real sockets in front of a scripted upstream: what reaches the upstream,
+and what a v1 caller gets back for each kind of upstream answer or failure."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import orjson
+import pytest
+from aiohttp import web
+
+from proxy.app import make_app
+from proxy.appkeys import VERSIONS
+from proxy.config import load_settings
+
+TOKEN = "gAAAAABk-a_fernet-like_token="
+
+
+def versions_document(*ids):
+    return {"versions": [{"id": i, "status": "SUPPORTED", "links": []} for i in ids]}
+
+
+class ScriptedUpstream:
+    """A v2 upstream whose answers each test sets, recording what it was asked."""
+
+    def __init__(self):
+        self.seen: list[web.Request] = []
+        self.document = versions_document("v2.17", "v2.0")
+        self.images_handler = self.one_image_page
+
+    async def versions(self, request):
+        return web.json_response(self.document)
+
+    async def images(self, request):
+        self.seen.append(request)
+        return await self.images_handler(request)
+
+    async def one_image_page(self, request):
+        return web.json_response({"images": [V2_IMAGE]})
+
+    def app(self):
+        app = web.Application()
+        app.router.add_get("/versions", self.versions)
+        app.router.add_get("/v2/images", self.images)
+        return app
+
+
+V2_IMAGE = {
+    "id": "3c3d1d01-b48a-4639-8a88-08be3b9b5d78", "name": "cirros", "status": "active",
+    "visibility": "public", "protected": False, "os_hidden": False,
+    "checksum": "64d7c1cd2b6f60c92c14662941cb7913", "os_hash_algo": None, "os_hash_value": None,
+    "owner": "23f4cb75768d4febb39542ef6fe169f3", "size": 13167616, "virtual_size": None,
+    "container_format": "bare", "disk_format": "qcow2", "created_at": "2016-05-22T06:04:20Z",
+    "updated_at": "2016-05-22T06:04:22Z", "tags": [], "min_ram": 0, "min_disk": 0,
+    "self": "/v2/images/x", "file": "/v2/images/x/file", "schema": "/v2/schemas/image",
+}
+
+
+@pytest.fixture
+async def upstream(aiohttp_server):
+    scripted = ScriptedUpstream()
+    scripted.server = await aiohttp_server(scripted.app())
+    return scripted
+
+
+def proxy_settings(url, **env):
+    environ = {"IMAGE_V1_PROXY_UPSTREAM_URL": url}
+    environ.update({f"IMAGE_V1_PROXY_{k.upper()}": str(v) for k, v in env.items()})
+    return load_settings(None, environ)
+
+
+@pytest.fixture
+async def proxy(aiohttp_client, upstream):
+    app = make_app(proxy_settings(str(upstream.server.make_url("")), upstream_timeout=0.5))
+    return await aiohttp_client(app)
+
+
+async def test_the_seed_request_answers_the_seed_response(proxy):
+    response = await proxy.get("/v1.1/images/detail?disk_format=qcow2", headers={"X-Auth-Token": TOKEN})
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["X-Openstack-Request-Id"].startswith("req-")
+    assert orjson.loads(await response.read()) == {"images": [{
+        "status": "active", "deleted_at": None, "name": "cirros", "deleted": False,
+        "container_format": "bare", "created_at": "2016-05-22T06:04:20.000000",
+        "disk_format": "qcow2", "updated_at": "2016-05-22T06:04:22.000000", "min_disk": 0,
+        "protected": False, "id": "3c3d1d01-b48a-4639-8a88-08be3b9b5d78", "min_ram": 0,
+        "checksum": "64d7c1cd2b6f60c92c14662941cb7913",
+        "owner": "23f4cb75768d4febb39542ef6fe169f3", "is_public": True, "virtual_size": None,
+        "properties": {}, "size": 13167616}]}
+
+
+async def test_only_the_token_and_safe_headers_reach_the_upstream(proxy, upstream):
+    response = await proxy.get("/v1/images/detail", headers={
+        "X-Auth-Token": TOKEN, "X-Roles": "admin", "X-Project-Id": "other",
+        "X-Tenant-Id": "other", "X-Identity-Status": "Confirmed", "X-User-Id": "u",
+        "X-Service-Catalog": "[]", "Authorization": "Basic eDp5", "Cookie": "a=b",
+        "X-Forwarded-For": "10.0.0.1"})
+    assert response.status == 200
+    sent = upstream.seen[-1].headers
+    assert sent["X-Auth-Token"] == TOKEN
+    assert sent["X-Openstack-Request-Id"] == response.headers["X-Openstack-Request-Id"]
+    assert sent["Accept"] == "application/json"
+    allowed = {"host", "x-auth-token", "x-openstack-request-id", "accept", "user-agent",
+               "accept-encoding"}
+    assert {name.lower() for name in sent} <= allowed
+
+
+async def test_a_well_formed_caller_request_id_is_kept(proxy, upstream):
+    request_id = "req-5b6c2f4e-3a9d-4c1e-8f2a-0123456789ab"
+    response = await proxy.get("/v1/images/detail", headers={"X-Openstack-Request-Id": request_id})
+    assert response.headers["X-Openstack-Request-Id"] == request_id
+    forged = await proxy.get("/v1/images/detail", headers={"X-Openstack-Request-Id": "x" * 500})
+    assert forged.headers["X-Openstack-Request-Id"] != "x" * 500
+
+
+async def test_the_v2_query_is_what_the_plan_says(proxy, upstream):
+    await proxy.get("/v1/images/detail?name=a:b&changes-since=2016-05-22T08:04:20%2B02:00&limit=5")
+    assert list(upstream.seen[-1].query.items()) == [
+        ("member_status", "all"), ("sort_key", "created_at"), ("sort_dir", "desc"),
+        ("name", "eq:a:b"), ("updated_at", "gt:2016-05-22T06:04:20Z"), ("limit", "5")]
+
+
+async def test_short_upstream_pages_are_followed_until_the_v1_page_is_full(proxy, upstream):
+    async def three_per_page(request):
+        start = int(request.query.get("marker", "0"))
+        ids = [str(n) for n in range(start + 1, min(start + 3, 8) + 1)]
+        body = {"images": [dict(V2_IMAGE, id=i) for i in ids]}
+        if ids and ids[-1] != "8":
+            body["next"] = f"/v2/images?marker={ids[-1]}"
+        return web.json_response(body)
+
+    upstream.images_handler = three_per_page
+    response = await proxy.get("/v1/images/detail?limit=7")
+    assert [i["id"] for i in orjson.loads(await response.read())["images"]] == list("1234567")
+    assert [(r.query["limit"], r.query.get("marker")) for r in upstream.seen] == [
+        ("7", None), ("4", "3"), ("1", "6")]
+
+
+def plain(status, text):
+    return status, "text/plain; charset=UTF-8", text
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        (web.Response(status=401, text="401 Unauthorized\n\nno"),
+         plain(401, "401 Unauthorized\n\nThis server could not verify that you are authorized to "
+               "access the document you requested.  Either you supplied the wrong credentials "
+               "(e.g., bad password), or your browser does not understand how to supply the "
+               "credentials required.\n\n   ")),
+        (web.json_response(status=403, data={
+            "message": "You are not authorized to complete get_images action.<br /><br />\n\n\n",
+            "code": "403 Forbidden", "title": "Forbidden"}),
+         plain(403, "403 Forbidden\n\nAccess was denied to this resource.\n\n You are not "
+               "authorized to complete get_images action.  ")),
+        (web.json_response(status=400, data={"error": {"code": "IMG.0024",
+                                                       "message": "The imagetype is invalid."}}),
+         plain(400, "400 Bad Request\n\nThe server could not comply with the request since it is "
+               "either malformed or otherwise incorrect.\n\n The imagetype is invalid.  ")),
+        (web.Response(status=404, text="404 Not Found\n\nThe resource could not be found.\n\n"),
+         plain(404, "404 Not Found\n\nThe resource could not be found.\n\n The resource could not "
+               "be found.  ")),
+        (web.Response(status=500, text="Traceback (most recent call last): secret"),
+         plain(500, "500 Internal Server Error\n\nThe server has either erred or is incapable of "
+               "performing the requested operation.\n\n   ")),
+        (web.Response(status=502, text="bad gateway"),
+         plain(500, "500 Internal Server Error\n\nThe server has either erred or is incapable of "
+               "performing the requested operation.\n\n   ")),
+        (web.Response(status=200, text="<html>not json</html>"),
+         plain(500, "500 Internal Server Error\n\nThe server has either erred or is incapable of "
+               "performing the requested operation.\n\n   ")),
+        (web.json_response({"imagez": []}),
+         plain(500, "500 Internal Server Error\n\nThe server has either erred or is incapable of "
+               "performing the requested operation.\n\n   ")),
+        (web.json_response({"images": [{"id": "a"}, "not an image"]}),
+         plain(500, "500 Internal Server Error\n\nThe server has either erred or is incapable of "
+               "performing the requested operation.\n\n   ")),
+    ],
+)
+async def test_upstream_answers_become_v1_errors(proxy, upstream, answer, expected):
+    async def scripted(request):
+        return answer
+
+    upstream.images_handler = scripted
+    response = await proxy.get("/v1/images/detail", headers={"Accept": "text/plain"})
+    assert (response.status, response.headers["Content-Type"], await response.text()) == expected
+    assert response.headers["X-Openstack-Request-Id"].startswith("req-")
+
+
+async def test_error_bodies_follow_accept(proxy, upstream):
+    html = await proxy.get("/v1/images/detail?limit=x", headers={"Accept": "*/*"})
+    assert html.headers["Content-Type"] == "text/html; charset=UTF-8"
+    assert (await html.text()).startswith("<html>\n <head>\n  <title>400 Bad Request</title>")
+    as_json = await proxy.get("/v1/images/detail?limit=x", headers={"Accept": "application/json"})
+    assert orjson.loads(await as_json.read())["code"] == "400 Bad Request"
+
+
+async def test_an_upstream_that_does_not_answer_in_time_is_503(proxy, upstream):
+    async def stall(request):
+        await asyncio.sleep(5)
+        return web.json_response({"images": []})
+
+    upstream.images_handler = stall
+    started = time.monotonic()
+    response = await proxy.get("/v1/images/detail", headers={"Accept": "text/plain"})
+    assert response.status == 503
+    assert time.monotonic() - started < 0.5 + 1.0
+    assert (await response.text()).startswith("503 Service Unavailable\n\nThe server is currently "
+                                               "unavailable. Please try again at a later time.")
+
+
+async def test_an_upstream_that_refuses_connections_is_503(aiohttp_client):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = await aiohttp_client(make_app(proxy_settings(f"http://127.0.0.1:{port}")))
+    response = await client.get("/v1/images/detail", headers={"X-Auth-Token": TOKEN})
+    assert response.status == 503
+    body = await response.text()
+    assert str(port) not in body and TOKEN not in body
+
+
+@pytest.mark.parametrize("method, allow", [("POST", "GET, HEAD"), ("DELETE", "GET, HEAD"),
+                                           ("HEAD", "GET")])
+async def test_detail_answers_405_to_other_methods_as_v1(proxy, method, allow):
+    response = await proxy.request(method, "/v1/images/detail", headers={"Accept": "text/plain"})
+    assert (response.status, response.headers["Allow"]) == (405, allow)
+    if method == "POST":
+        assert await response.text() == (
+            "405 Method Not Allowed\n\nThe method POST is not allowed for this resource. \n\n ")
+    if method == "HEAD":
+        assert await response.read() == b""
+
+
+async def test_paths_the_proxy_does_not_serve_are_404_and_never_forwarded(proxy, upstream):
+    for path in ("/v2/images", "/v1/images/detail/", "/v1/../v2/images", "/v1.2/images/detail"):
+        response = await proxy.get(path)
+        assert response.status == 404, path
+    assert upstream.seen == []
+
+
+async def test_capabilities_are_read_at_start_and_refreshed_when_the_upstream_changes(
+        aiohttp_client, upstream):
+    upstream.document = versions_document("v2.5", "v2.4", "v2.0")
+    app = make_app(proxy_settings(str(upstream.server.make_url("")),
+                                  upstream_version_refresh_interval=0.05))
+    await aiohttp_client(app)
+    assert app[VERSIONS].capabilities.version == (2, 5)
+    upstream.document = versions_document("v2.17", "v2.9", "v2.0")
+    for _ in range(100):
+        if app[VERSIONS].capabilities.version == (2, 17):
+            break
+        await asyncio.sleep(0.02)
+    assert app[VERSIONS].capabilities.os_hidden
