@@ -11,9 +11,10 @@ import uuid
 from aiohttp import web
 
 from proxy import handlers
-from proxy.appkeys import REQUEST_ID, SETTINGS, UPSTREAM, VERSIONS
+from proxy.appkeys import KEYSTONE, REQUEST_ID, SETTINGS, UPSTREAM, VERSIONS
 from proxy.config import Settings
 from proxy.discovery import VersionWatch
+from proxy.keystone import Keystone
 from proxy.v1.errors import V1Error, method_not_allowed, render
 from proxy.v2.client import Upstream, UpstreamBroken, UpstreamStatus, UpstreamUnavailable
 from proxy.v2.errors import v1_error_from_upstream
@@ -35,6 +36,8 @@ def make_app(settings: Settings) -> web.Application:
     upstream = Upstream(settings.upstream)
     app[UPSTREAM] = upstream
     app[VERSIONS] = VersionWatch(upstream, settings.upstream.version_refresh_interval)
+    identity = settings.identity
+    app[KEYSTONE] = Keystone(identity, upstream) if identity.keystone_url else None
     app.cleanup_ctx.append(_upstream_lifetime)
     for prefix in V1_PREFIXES:
         app.router.add_get(f"{prefix}/images/detail", handlers.images_detail, allow_head=False)

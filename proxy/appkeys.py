@@ -6,9 +6,11 @@ from aiohttp import web
 
 from proxy.config import Settings
 from proxy.discovery import VersionWatch
+from proxy.keystone import Keystone
 from proxy.v2.client import Upstream
 
 SETTINGS = web.AppKey("settings", Settings)
 UPSTREAM = web.AppKey("upstream", Upstream)
 VERSIONS = web.AppKey("versions", VersionWatch)
+KEYSTONE = web.AppKey("keystone", Keystone | None)  # None: identity lookups are off
 REQUEST_ID = web.RequestKey("request_id", str)

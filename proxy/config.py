@@ -48,6 +48,13 @@ class ListingSettings:
 
 
 @dataclass(frozen=True)
+class IdentitySettings:
+    keystone_url: str = ""
+    admin_roles: str = "admin"
+    cache_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
 
@@ -57,6 +64,7 @@ class Settings:
     listen: ListenSettings = field(default_factory=ListenSettings)
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
     listing: ListingSettings = field(default_factory=ListingSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
     log: LogSettings = field(default_factory=LogSettings)
 
 
@@ -122,6 +130,7 @@ _SECTION_TYPES = {
     "listen": ListenSettings,
     "upstream": UpstreamSettings,
     "listing": ListingSettings,
+    "identity": IdentitySettings,
     "log": LogSettings,
 }
 
@@ -144,7 +153,11 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
     if not 0 < settings.listen.port < 65536:
         raise ConfigError("listen.port", f"must be between 1 and 65535, got {settings.listen.port}")
     if require_upstream or settings.upstream.url:
-        _check_upstream_url(settings.upstream.url)
+        _check_url("upstream.url", settings.upstream.url)
+    if settings.identity.keystone_url:
+        _check_url("identity.keystone_url", settings.identity.keystone_url)
+    if settings.identity.cache_seconds < 0:
+        raise ConfigError("identity.cache_seconds", "must be 0 or more")
     for key in ("connect_timeout", "timeout", "version_refresh_interval"):
         if getattr(settings.upstream, key) <= 0:
             raise ConfigError(f"upstream.{key}", "must be greater than 0")
@@ -160,17 +173,17 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
         raise ConfigError("log.level", f"must be one of {', '.join(_LOG_LEVELS)}")
 
 
-def _check_upstream_url(text: str) -> None:
+def _check_url(key: str, text: str) -> None:
     if not text:
-        raise ConfigError("upstream.url", "is required (the v2 image service to call)")
+        raise ConfigError(key, "is required (the v2 image service to call)")
     try:
         url = URL(text)
     except ValueError as exc:
-        raise ConfigError("upstream.url", f"is not a URL: {exc}") from None
+        raise ConfigError(key, f"is not a URL: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigError("upstream.url", f"must be an http:// or https:// URL, got {text!r}")
+        raise ConfigError(key, f"must be an http:// or https:// URL, got {text!r}")
     if url.user or url.password or url.query_string or url.fragment:
-        raise ConfigError("upstream.url", "must not carry credentials, a query or a fragment")
+        raise ConfigError(key, "must not carry credentials, a query or a fragment")
 
 
 def log_level(settings: Settings) -> int:

@@ -67,8 +67,27 @@ class Upstream:
         if self._session is not None:
             await self._session.close()
 
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "Upstream.start() was not awaited"
+        return self._session
+
     async def list_images(self, params, *, token: str | None, request_id: str) -> object:
         return await self._get_json(self.base / "v2" / "images", params, token, request_id)
+
+    async def shared_with(self, image_ids, project: str, *, token: str | None,
+                          request_id: str) -> frozenset[str]:
+        """Which of ``image_ids`` have ``project`` as a member, in any member status."""
+
+        async def is_member(image_id: str) -> bool:
+            url = self.base / "v2" / "images" / image_id / "members" / project
+            status, body = await self._get(url, (), token, request_id)
+            if status not in (200, 404):
+                raise UpstreamStatus(status, body)
+            return status == 200
+
+        answers = await asyncio.gather(*(is_member(image_id) for image_id in image_ids))
+        return frozenset(i for i, member in zip(image_ids, answers) if member)
 
     async def discover(self) -> Capabilities | None:
         """The upstream's capabilities from its version document (no token needed: Glance
@@ -98,14 +117,13 @@ class Upstream:
             raise UpstreamBroken("the upstream answered with a body that is not JSON") from None
 
     async def _get(self, url: URL, params, token, request_id) -> tuple[int, bytes]:
-        assert self._session is not None, "Upstream.start() was not awaited"
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token is not None:
             headers["X-Auth-Token"] = token
         if request_id is not None:
             headers["X-Openstack-Request-Id"] = request_id
         try:
-            async with self._session.get(
+            async with self.session.get(
                 url.with_query(params), headers=headers, allow_redirects=False
             ) as response:
                 body = await self._read_limited(response)

@@ -42,15 +42,51 @@ class UpstreamShapeError(Exception):
 
 
 @dataclass(frozen=True)
+class AdminView:
+    """v1's rules for an admin's list (reference glance-v1.md 2.3), which v2 cannot ask.
+
+    A v2 admin lists every project's images (but others' community ones); v1 showed an admin
+    the view of a user of its project unless ``is_public`` said otherwise. The proxy keeps
+    v2's order and narrows the list image by image.
+    """
+
+    project: str
+    is_public: str | None  # as the caller sent it, validated
+
+    @property
+    def as_user(self) -> bool:
+        return self.is_public is None or self.is_public.lower() in ("true", "1")
+
+    @property
+    def narrows(self) -> bool:
+        return self.is_public is None or self.is_public.lower() != "none"
+
+    def needs_membership(self, image: dict) -> bool:
+        """Whether keeping ``image`` depends on the admin's project being one of its members."""
+        return (self.as_user and image.get("visibility") == "shared"
+                and image.get("owner") != self.project)
+
+    def keeps(self, image: dict, shared_with_project: frozenset[str]) -> bool:
+        if self.as_user:
+            return (image.get("visibility") == "public" or image.get("owner") == self.project
+                    or image["id"] in shared_with_project)
+        if self.narrows:  # false / 0: every non-public image
+            return image.get("visibility") != "public"
+        return True
+
+
+@dataclass(frozen=True)
 class ListPlan:
     """The fixed part of every v2 request for one v1 listing, and how many images it wants."""
 
     params: Params
     limit: int
     marker: str | None
+    admin_view: AdminView | None = None
 
 
-def plan_list(query: ListQuery) -> ListPlan:
+def plan_list(query: ListQuery, *, admin_project: str | None = None) -> ListPlan:
+    """``admin_project``: the caller's project when the caller is known to be an admin."""
     params: list[tuple[str, str]] = [
         # v1 lists shared images in any member status; v2 defaults to accepted only.
         ("member_status", "all"),
@@ -82,7 +118,9 @@ def plan_list(query: ListQuery) -> ListPlan:
                 f"which reads '{key}' as one of its own parameters.",
             )
         params.append((key, value))
-    return ListPlan(params=tuple(params), limit=query.limit, marker=query.marker)
+    admin_view = AdminView(admin_project, query.is_public) if admin_project is not None else None
+    return ListPlan(params=tuple(params), limit=query.limit, marker=query.marker,
+                    admin_view=admin_view)
 
 
 def v2_time(moment: datetime) -> str:
@@ -106,11 +144,21 @@ class ListPaging:
         # checked as v1 checked them; the answer is then discarded.
         return self._request(self.plan.marker, max(self.plan.limit, 1))
 
-    def feed(self, body: object) -> Params | None:
-        """Take one v2 list body; return the next request, or None when the page is done."""
+    def members_to_check(self, body: object) -> list[str]:
+        """Ids of images in this v2 body whose keeping depends on the caller's membership."""
+        view = self.plan.admin_view
+        if view is None:
+            return []
+        return [image["id"] for image in _images_of(body) if view.needs_membership(image)]
+
+    def feed(self, body: object, shared_with_caller: frozenset[str] = frozenset()) -> Params | None:
+        """Take one v2 list body (and which of its images are shared with the caller, as
+        asked by members_to_check); return the next request, or None when the page is done."""
         page = _images_of(body)
+        view = self.plan.admin_view
+        kept = page if view is None else [i for i in page if view.keeps(i, shared_with_caller)]
         wanted = self.plan.limit - len(self.images)
-        self.images.extend(page[:wanted])
+        self.images.extend(kept[:wanted])
         if len(self.images) >= self.plan.limit or not page or "next" not in body:
             return None
         return self._request(page[-1]["id"], self.plan.limit - len(self.images))
@@ -126,6 +174,8 @@ class ListPaging:
 
     def _request(self, marker: str | None, wanted: int) -> Params:
         self.requests += 1
+        if self.plan.admin_view is not None and self.plan.admin_view.narrows:
+            wanted = UPSTREAM_PAGE_MAX  # most of an admin's v2 list is dropped
         params = self.plan.params + (("limit", str(min(wanted, UPSTREAM_PAGE_MAX))),)
         if marker is not None:
             params += (("marker", marker),)

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.support.catalogue import PAGE_IMAGES, Image, token
+from tests.support.catalogue import ADMIN, PAGE_IMAGES, Image, token
 
 PUBLIC = ("cirros", "ubuntu 22.04", "win:2019")
 V1_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$")
@@ -85,7 +85,9 @@ def expected_v1(image: Image) -> dict:
 
 PROJB_SEES = PUBLIC + ("b-private", "a-shared-pending", "a-shared-accepted", "a-shared-rejected")
 PROJA_SEES = PUBLIC + ("a-private", "a-queued", "a-shared-pending", "a-shared-accepted",
-                       "a-shared-rejected", "a-community")
+                       "a-shared-rejected", "a-community", "a-shared-with-admin")
+PAGES = tuple(f"page-{i:02d}" for i in range(PAGE_IMAGES))
+ALL = PROJA_SEES + ("b-private",) + PAGES
 
 
 def test_member_sees_public_own_and_shared_in_any_member_status(proxy, backend):
@@ -147,7 +149,7 @@ def test_changes_since_honours_a_timezone_offset(proxy, backend):
 
 
 def test_default_limit_is_25_and_every_page_but_the_last_is_full(proxy, backend):
-    everything = PUBLIC + tuple(f"page-{i:02d}" for i in range(PAGE_IMAGES))
+    everything = PUBLIC + PAGES
     expected = newest_first(backend.loaded, *everything)
     first = detail(proxy, "projC")
     assert names(first) == expected[:25]
@@ -156,7 +158,7 @@ def test_default_limit_is_25_and_every_page_but_the_last_is_full(proxy, backend)
 
 
 def test_paging_with_limit_and_marker_walks_the_whole_list_in_v1_sort_order(proxy, backend):
-    everything = sorted(PUBLIC + tuple(f"page-{i:02d}" for i in range(PAGE_IMAGES)))
+    everything = sorted(PUBLIC + PAGES)
     pages, marker = [], None
     while True:
         params = [("limit", "10"), ("sort_key", "name"), ("sort_dir", "asc")]
@@ -176,6 +178,34 @@ def test_limit_zero_is_an_empty_list(proxy, backend):
 def test_sort_by_size_descending(proxy, backend):
     found = detail(proxy, "projC", [("sort_key", "size"), ("limit", "3")])
     assert [i["size"] for i in found] == [3000, 2000, 1000]
+
+
+def admin_detail(proxy, params=()):
+    status, _, body = get(proxy, "/v1.1/images/detail", ADMIN, list(params) + [("limit", "100")])
+    assert status == 200, body
+    return names(json.loads(body)["images"])
+
+
+def test_admin_default_list_is_the_view_of_a_user_of_the_admin_project(proxy, backend):
+    expected = newest_first(backend.loaded, *PUBLIC, "a-shared-with-admin")
+    assert admin_detail(proxy) == expected
+    assert admin_detail(proxy, [("is_public", "True")]) == expected
+
+
+def test_admin_is_public_none_lists_every_image_but_others_community_ones(proxy, backend):
+    everything = tuple(n for n in ALL if n != "a-community")
+    assert admin_detail(proxy, [("is_public", "none")]) == newest_first(backend.loaded, *everything)
+
+
+def test_admin_is_public_false_lists_every_non_public_image(proxy, backend):
+    private = tuple(n for n in ALL if n not in PUBLIC and n != "a-community")
+    assert admin_detail(proxy, [("is_public", "false")]) == newest_first(backend.loaded, *private)
+
+
+def test_members_ignore_is_public_as_v1_did(proxy, backend):
+    for value in ("true", "false", "none"):
+        assert names(detail(proxy, "projB", [("is_public", value)])) == newest_first(
+            backend.loaded, *PROJB_SEES)
 
 
 def plain_error(proxy, project, params, headers=None):

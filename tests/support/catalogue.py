@@ -119,6 +119,8 @@ def catalogue() -> list[list[Image]]:
         Image("a-shared-rejected", "projA", "shared", "raw", data=b"abe",
               members={"projB": "rejected"}),
         Image("a-community", "projA", "community", "raw", data=b"abcd"),
+        Image("a-shared-with-admin", "projA", "shared", "raw", data=b"abf",
+              members={"admin": "pending"}),
         Image("b-private", "projB", "private", "vhd", data=b"b" * 7, protected=True),
     ]
     pages = [Image(f"page-{i:02d}", "projC", "private", "raw", data=b"p" * (i + 1))

@@ -17,6 +17,7 @@ import pytest
 from proxy.app import make_app
 from proxy.config import load_settings
 from tests.support.catalogue import Loaded, load
+from tests.support.lab_keystone import make_app as lab_keystone_app
 from tests.support.servers import ThreadedApp
 
 from tests.support.glance import (GlanceServer, PortInUseError,
@@ -86,9 +87,17 @@ def backend(request) -> Backend:
 
 
 @pytest.fixture(scope="session")
-def proxy(backend: Backend):
+def lab_keystone():
+    server = ThreadedApp(lab_keystone_app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def proxy(backend: Backend, lab_keystone):
     """The proxy, configured as an operator would, in front of ``backend``."""
-    settings = load_settings(None, {"IMAGE_V1_PROXY_UPSTREAM_URL": backend.url})
+    settings = load_settings(None, {"IMAGE_V1_PROXY_UPSTREAM_URL": backend.url,
+                                    "IMAGE_V1_PROXY_IDENTITY_KEYSTONE_URL": lab_keystone.url})
     server = ThreadedApp(lambda: make_app(settings)).start()
     yield server
     server.stop()

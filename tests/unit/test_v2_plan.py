@@ -138,3 +138,58 @@ def test_other_upstream_errors_keep_their_status_and_message():
     assert (error.status, error.detail) == (403, "You are not authorized to complete get_images action.")
     assert paging.error(401, b"whatever").status == 401
     assert paging.error(502, b"<html>bad gateway</html>").status == 500
+
+
+# An admin's list: reference glance-v1.md 2.3 (table "caller / is_public param / result").
+
+def admin_page():
+    return {"images": [
+        {"id": "pub", "visibility": "public", "owner": "other"},
+        {"id": "mine", "visibility": "private", "owner": "adm"},
+        {"id": "my-community", "visibility": "community", "owner": "adm"},
+        {"id": "shared-with-me", "visibility": "shared", "owner": "other"},
+        {"id": "shared-not-with-me", "visibility": "shared", "owner": "other"},
+        {"id": "their-private", "visibility": "private", "owner": "other"},
+    ]}
+
+
+def admin_listing(*pairs, shared=frozenset({"shared-with-me"})):
+    paging = ListPaging(plan_list(parse_list_query(list(pairs)), admin_project="adm"))
+    paging.first_request()
+    body = admin_page()
+    to_check = paging.members_to_check(body)
+    assert paging.feed(body, shared) is None
+    return to_check, [i["id"] for i in paging.images]
+
+
+@pytest.mark.parametrize("is_public", [None, "true", "True", "1"])
+def test_admin_default_list_is_the_view_of_a_user_of_its_project(is_public):
+    pairs = [("is_public", is_public)] if is_public else []
+    to_check, kept = admin_listing(*pairs)
+    assert to_check == ["shared-with-me", "shared-not-with-me"]
+    assert kept == ["pub", "mine", "my-community", "shared-with-me"]
+
+
+def test_admin_is_public_none_is_everything_v2_lists():
+    to_check, kept = admin_listing(("is_public", "NONE"))
+    assert to_check == []
+    assert kept == [i["id"] for i in admin_page()["images"]]
+
+
+@pytest.mark.parametrize("is_public", ["false", "0"])
+def test_admin_is_public_false_is_every_non_public_image(is_public):
+    assert admin_listing(("is_public", is_public))[1] == [
+        "mine", "my-community", "shared-with-me", "shared-not-with-me", "their-private"]
+
+
+def test_an_admin_list_that_drops_images_asks_full_upstream_pages():
+    paging = ListPaging(plan_list(parse_list_query([("limit", "2")]), admin_project="adm"))
+    assert dict(paging.first_request())["limit"] == "1000"
+
+
+def test_callers_not_known_as_admins_get_no_narrowing():
+    paging = ListPaging(plan_for())
+    paging.first_request()
+    assert paging.members_to_check(admin_page()) == []
+    paging.feed(admin_page())
+    assert len(paging.images) == 6

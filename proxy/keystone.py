@@ -1,0 +1,86 @@
+"""Who is calling: the caller's project and roles, from Keystone, when one is configured.
+
+v1 showed an admin's default list "as a user" (public, own, shared with the admin's project;
+reference glance-v1.md 2.3); a v2 admin sees every project's images, and the v2 image API
+has no way to say who the caller is. Keystone does: any token may look itself up
+(``GET /v3/auth/tokens`` with the token as both ``X-Auth-Token`` and ``X-Subject-Token``).
+Without ``identity.keystone_url`` the proxy never asks, and admins get v2's scope.
+
+Answers are kept for ``identity.cache_seconds``, keyed by a hash of the token: a token only
+ever maps to its own identity, and the identity only narrows what the upstream (which still
+checks the token on every call) would show.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from proxy.config import IdentitySettings
+from proxy.v2.client import Upstream
+
+log = logging.getLogger(__name__)
+
+_CACHE_MAX = 10_000
+
+
+@dataclass(frozen=True)
+class Caller:
+    project: str
+    roles: frozenset[str]
+
+
+def caller_from_token_body(body: object) -> Caller | None:
+    """A Keystone v3 token document -> the caller; None when it is not project-scoped."""
+    token = body.get("token") if isinstance(body, dict) else None
+    project = token.get("project") if isinstance(token, dict) else None
+    project_id = project.get("id") if isinstance(project, dict) else None
+    roles = token.get("roles") if isinstance(token, dict) else None
+    if not isinstance(project_id, str) or not isinstance(roles, list):
+        return None
+    names = frozenset(r["name"] for r in roles if isinstance(r, dict) and isinstance(r.get("name"), str))
+    return Caller(project_id, names)
+
+
+class Keystone:
+    """Looks callers up in the configured Keystone; the only code that talks to it."""
+
+    def __init__(self, settings: IdentitySettings, upstream: Upstream) -> None:
+        self.settings = settings
+        self.url = URL(settings.keystone_url) / "v3" / "auth" / "tokens"
+        self.admin_roles = frozenset(r.strip() for r in settings.admin_roles.split(",") if r.strip())
+        self._upstream = upstream  # whose session (timeouts, pool) the lookups share
+        self._cache: dict[bytes, tuple[float, Caller | None]] = {}
+
+    def is_admin(self, caller: Caller) -> bool:
+        return bool(caller.roles & self.admin_roles)
+
+    async def caller(self, token: str) -> Caller | None:
+        """The caller behind ``token``, or None when Keystone cannot say (the listing then
+        keeps the upstream's own scope)."""
+        key = hashlib.sha256(token.encode()).digest()
+        cached = self._cache.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        headers = {"X-Auth-Token": token, "X-Subject-Token": token, "Accept": "application/json"}
+        try:
+            async with self._upstream.session.get(self.url, headers=headers, allow_redirects=False) as resp:
+                body = await resp.read() if resp.status == 200 else b""
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("identity lookup failed: %s", type(exc).__name__)
+            return None
+        try:
+            found = caller_from_token_body(orjson.loads(body)) if body else None
+        except orjson.JSONDecodeError:
+            found = None
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        self._cache[key] = (now + self.settings.cache_seconds, found)
+        return found
