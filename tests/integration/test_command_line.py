@@ -1,0 +1,82 @@
+"""The command line, run as a real process: --demo answers the README's example at once,
+--check-config validates without serving, bad settings stop start-up with one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support.glance import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(sys.executable).parent / "image-v1-proxy"
+
+
+def run(*args, env=None, timeout=30):
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+def test_check_config_accepts_the_example():
+    result = run("--check-config", "config.example.yaml")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "configuration is valid" in result.stdout
+
+
+def test_a_bad_setting_stops_start_up_with_one_line_naming_the_key(tmp_path):
+    result = run("--check-config", "config.example.yaml",
+                 env={"IMAGE_V1_PROXY_UPSTREAM_TIMEOUT": "-1"})
+    assert result.returncode == 2
+    assert result.stderr == (
+        "image-v1-proxy: config error: upstream.timeout: must be greater than 0\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("upstream:\n  url: glance:9292\n")
+    result = run("--config", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "upstream.url" in result.stderr
+
+
+@pytest.fixture
+def demo():
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "proxy", "--demo"], cwd=ROOT,
+                               env={**os.environ, "IMAGE_V1_PROXY_LISTEN_PORT": str(port),
+                                    "IMAGE_V1_PROXY_LISTEN_HOST": "127.0.0.1"},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(url + "/v1/images/detail?limit=0", timeout=1)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(process.stdout.read().decode())
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    assert process.wait(timeout=10) == 0
+
+
+def test_demo_answers_the_readme_example_with_the_seeds_cirros(demo):
+    with urllib.request.urlopen(demo + "/v1.1/images/detail?disk_format=qcow2") as response:
+        assert response.status == 200
+        images = json.loads(response.read())["images"]
+    assert {
+        "status": "active", "deleted_at": None, "name": "cirros", "deleted": False,
+        "container_format": "bare", "created_at": "2016-05-22T06:04:20.000000",
+        "disk_format": "qcow2", "updated_at": "2016-05-22T06:04:22.000000", "min_disk": 0,
+        "protected": False, "id": "3c3d1d01-b48a-4639-8a88-08be3b9b5d78", "min_ram": 0,
+        "checksum": "64d7c1cd2b6f60c92c14662941cb7913",
+        "owner": "23f4cb75768d4febb39542ef6fe169f3", "is_public": True, "virtual_size": None,
+        "properties": {}, "size": 13167616,
+    } in images
+    assert {image["disk_format"] for image in images} == {"qcow2"}
