@@ -66,23 +66,39 @@ class Backend:
     loaded: Loaded
 
 
-@pytest.fixture(scope="session")
-def simulator_upstream():
+def _simulator(api_version: str):
     """The in-memory simulator on a real port, capped like the real tier."""
     from proxy.simulator import Simulator
 
-    simulator = Simulator(api_limit_max=UPSTREAM_PAGE_LIMIT)
-    server = ThreadedApp(simulator.app).start()
-    server.simulator = simulator
+    server = ThreadedApp(Simulator(api_version=api_version,
+                                   api_limit_max=UPSTREAM_PAGE_LIMIT).app).start()
+    return server
+
+
+@pytest.fixture(scope="session")
+def simulator_upstream():
+    server = _simulator("2.17")
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="session", params=["simulator", "glance"])
+@pytest.fixture(scope="session")
+def pike_simulator_upstream():
+    """The simulator answering as Glance Pike (API v2.5), the oldest upstream promised."""
+    server = _simulator("2.5")
+    yield server
+    server.stop()
+
+
+_BACKENDS = {"simulator": "simulator_upstream", "simulator-pike": "pike_simulator_upstream",
+             "glance": "real_glance"}
+
+
+@pytest.fixture(scope="session", params=list(_BACKENDS))
 def backend(request) -> Backend:
-    """Each contract scenario runs against the simulator and against real Glance."""
-    fixture = "simulator_upstream" if request.param == "simulator" else "real_glance"
-    server = request.getfixturevalue(fixture)
+    """Each contract scenario runs against real Glance and the simulator (as the newest
+    Glance and as Pike)."""
+    server = request.getfixturevalue(_BACKENDS[request.param])
     return Backend(request.param, server.url, load(server.url))
 
 
