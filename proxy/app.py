@@ -16,8 +16,7 @@ from proxy.config import Settings
 from proxy.discovery import VersionWatch
 from proxy.keystone import Keystone
 from proxy.v1.errors import V1Error, method_not_allowed, render
-from proxy.v2.client import Upstream, UpstreamBroken, UpstreamStatus, UpstreamUnavailable
-from proxy.v2.errors import v1_error_from_upstream
+from proxy.v2.client import Upstream, UpstreamBroken, UpstreamUnavailable
 from proxy.v2.plan import UpstreamShapeError
 
 log = logging.getLogger(__name__)
@@ -47,9 +46,10 @@ def make_app(settings: Settings) -> web.Application:
 
 async def _upstream_lifetime(app: web.Application):
     await app[UPSTREAM].start()
-    watch = app[VERSIONS]
-    await watch.refresh()
-    task = asyncio.create_task(watch.run())
+    if app[KEYSTONE] is None:
+        log.warning("identity.keystone_url is not set: admin callers get the upstream's v2 "
+                    "scope (every project's images), not v1's view of their own project")
+    task = asyncio.create_task(app[VERSIONS].run())
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -76,8 +76,6 @@ async def v1_answers(request: web.Request, handler) -> web.StreamResponse:
     except (UpstreamBroken, UpstreamShapeError) as exc:
         log.warning("%s %s: %s", request_id, request.path, exc)
         response = error_response(request, V1Error(500))
-    except UpstreamStatus as exc:
-        response = error_response(request, v1_error_from_upstream(exc.status, exc.body))
     except Exception:
         log.exception("%s %s: unexpected failure", request_id, request.path)
         response = error_response(request, V1Error(500))

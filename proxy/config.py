@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from yarl import URL
+
+from proxy.v1.query import MAX_LIMIT
 
 ENV_PREFIX = "IMAGE_V1_PROXY_"
 
@@ -142,11 +145,14 @@ def _convert(key: str, value, kind: str, *, from_env: bool):
         return value
     if isinstance(value, bool) or (not from_env and not isinstance(value, (int, float))):
         raise ConfigError(key, f"must be a number, got {value!r}")
+    expected = "an integer" if kind == "int" else "a number"
     try:
-        return int(value) if kind == "int" else float(value)
+        number = int(value) if kind == "int" else float(value)
     except ValueError:
-        expected = "an integer" if kind == "int" else "a number"
         raise ConfigError(key, f"must be {expected}, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(key, f"must be {expected}, got {value!r}")
+    return number
 
 
 def _validate(settings: Settings, require_upstream: bool) -> None:
@@ -165,8 +171,9 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
         if getattr(settings.upstream, key) < 1:
             raise ConfigError(f"upstream.{key}", "must be at least 1")
     listing = settings.listing
-    if not 1 <= listing.max_limit <= 1000:
-        raise ConfigError("listing.max_limit", "must be between 1 and 1000 (v1's api_limit_max)")
+    if not 1 <= listing.max_limit <= MAX_LIMIT:
+        raise ConfigError("listing.max_limit",
+                          f"must be between 1 and {MAX_LIMIT} (v1's api_limit_max)")
     if not 1 <= listing.default_limit <= listing.max_limit:
         raise ConfigError("listing.default_limit", "must be between 1 and listing.max_limit")
     if settings.log.level.upper() not in _LOG_LEVELS:

@@ -36,6 +36,8 @@ class VersionWatch:
         self.capabilities, self.known = found, True
 
     async def run(self) -> None:
+        """Read now, then keep reading; started in the background so that an upstream that
+        is slow to answer never delays the proxy's start."""
         while True:
-            await asyncio.sleep(self.interval if self.known else min(RETRY_UNTIL_KNOWN, self.interval))
             await self.refresh()
+            await asyncio.sleep(self.interval if self.known else min(RETRY_UNTIL_KNOWN, self.interval))

@@ -6,9 +6,9 @@ import orjson
 from aiohttp import web
 
 from proxy.appkeys import KEYSTONE, REQUEST_ID, SETTINGS, UPSTREAM
-from proxy.v1.errors import method_not_allowed
+from proxy.v1.errors import V1Error, method_not_allowed
 from proxy.v1.images import to_v1_image
-from proxy.v1.query import parse_list_query
+from proxy.v1.query import parse_list_query, query_pairs
 from proxy.v2.client import UpstreamStatus
 from proxy.v2.plan import ListPaging, plan_list
 
@@ -17,7 +17,7 @@ async def images_detail(request: web.Request) -> web.Response:
     """GET /v1/images/detail (and /v1.0, /v1.1): the detailed image list."""
     listing = request.app[SETTINGS].listing
     query = parse_list_query(
-        request.query.items(),
+        query_pairs(request.query_string),
         default_limit=listing.default_limit,
         max_limit=listing.max_limit,
     )
@@ -34,10 +34,19 @@ async def images_detail_other(request: web.Request) -> web.Response:
     raise method_not_allowed(request.method, "GET, HEAD")
 
 
+def caller_token(request: web.Request) -> str | None:
+    """The caller's ``X-Auth-Token``. Token services issue printable ASCII; anything else
+    cannot authenticate, and v1 answered 401 for it without looking further."""
+    token = request.headers.get("X-Auth-Token")
+    if token is not None and not (token.isascii() and token.isprintable()):
+        raise V1Error(401)
+    return token
+
+
 async def _admin_project(request: web.Request) -> str | None:
     """The caller's project when Keystone is configured and says the caller is an admin."""
     keystone = request.app[KEYSTONE]
-    token = request.headers.get("X-Auth-Token")
+    token = caller_token(request)
     if keystone is None or not token:
         return None
     caller = await keystone.caller(token)
@@ -46,7 +55,7 @@ async def _admin_project(request: web.Request) -> str | None:
 
 async def _page_through(request: web.Request, paging: ListPaging) -> None:
     upstream = request.app[UPSTREAM]
-    token = request.headers.get("X-Auth-Token")
+    token = caller_token(request)
     request_id = request[REQUEST_ID]
     params = paging.first_request()
     while params is not None:

@@ -28,6 +28,7 @@ from proxy.v2.client import Upstream
 log = logging.getLogger(__name__)
 
 _CACHE_MAX = 10_000
+_BODY_MAX = 1024 * 1024  # a token document without its catalogue is a few kilobytes
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class Keystone:
 
     def __init__(self, settings: IdentitySettings, upstream: Upstream) -> None:
         self.settings = settings
-        self.url = URL(settings.keystone_url) / "v3" / "auth" / "tokens"
+        # nocatalog: the service catalogue can be large and is not needed here.
+        self.url = (URL(settings.keystone_url) / "v3" / "auth" / "tokens").with_query("nocatalog")
         self.admin_roles = frozenset(r.strip() for r in settings.admin_roles.split(",") if r.strip())
         self._upstream = upstream  # whose session (timeouts, pool) the lookups share
         self._cache: dict[bytes, tuple[float, Caller | None]] = {}
@@ -72,7 +74,11 @@ class Keystone:
         headers = {"X-Auth-Token": token, "X-Subject-Token": token, "Accept": "application/json"}
         try:
             async with self._upstream.session.get(self.url, headers=headers, allow_redirects=False) as resp:
-                body = await resp.read() if resp.status == 200 else b""
+                body = b""
+                if resp.status == 200:
+                    body = await resp.content.read(_BODY_MAX + 1)
+                    if len(body) > _BODY_MAX:
+                        body = b""
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("identity lookup failed: %s", type(exc).__name__)
             return None

@@ -74,14 +74,15 @@ class V1Error(Exception):
 
 
 def nested(status: int, message: str, *, detail: bool = False) -> V1Error:
-    """An error as v1 relayed it from glance-registry: the registry's plain body on one line.
+    """An error as v1 relayed it from glance-registry: the registry's plain-text body becomes
+    the explanation (flattened onto one line only in a plain-text answer, where every
+    newline becomes a space).
 
     ``detail=True`` when the registry itself raised the message as a detail (so its body
     carried the default explanation too).
     """
     inner = V1Error(status, detail=message) if detail else V1Error(status, explanation=message)
-    flat = plain_body(inner).replace("\n", " ")
-    return V1Error(status, explanation=flat)
+    return V1Error(status, explanation=plain_body(inner))
 
 
 def method_not_allowed(method: str, allow: str | None) -> V1Error:

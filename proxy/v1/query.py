@@ -13,6 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from urllib.parse import unquote_plus
 
 from proxy.v1.errors import V1Error, nested
 
@@ -56,12 +57,23 @@ class ListQuery:
     sort_dir: str = "desc"
 
 
+def query_pairs(query_string: str) -> list[tuple[str, str]]:
+    """A raw query string as (name, value) pairs, split as v1's WebOb split it (on ``&`` and
+    ``;``, ``+`` meaning a space); bytes that are not UTF-8 become U+FFFD."""
+    pairs = []
+    for part in re.split("[&;]", query_string):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((unquote_plus(name, errors="replace"), unquote_plus(value, errors="replace")))
+    return pairs
+
+
 def parse_list_query(pairs, *, default_limit: int = DEFAULT_LIMIT, max_limit: int = MAX_LIMIT):
-    """``pairs``: the query string as (name, value) pairs in order. Returns a ListQuery."""
+    """``pairs``: the query string as (name, value) pairs in order (query_pairs). Returns a
+    ListQuery."""
     params: dict[str, str] = {}
     for name, value in pairs:
-        params.pop(name, None)  # last value wins, at the position of the last occurrence
-        params[name] = value
+        params[name] = value  # the last value wins, checked where the name first appeared
 
     for name, value in params.items():  # the API's filter checks, in query-string order
         if name in _INT_FILTERS and _non_negative_int(value) is None:
@@ -94,9 +106,9 @@ def parse_list_query(pairs, *, default_limit: int = DEFAULT_LIMIT, max_limit: in
         ),
         changes_since=changes_since,
         limit=_limit(params.get("limit"), default_limit, max_limit),
-        marker=_marker(params.get("marker")),
         sort_key=_choice(params.get("sort_key"), SORT_KEYS, "sort_key", "created_at"),
         sort_dir=_choice(params.get("sort_dir"), SORT_DIRS, "sort_dir", "desc"),
+        marker=_marker(params.get("marker")),
     )
     if query.marker == "":  # passes the format check, then the lookup fails (reference 2.2)
         raise invalid_marker()
@@ -142,13 +154,19 @@ def invalid_marker() -> V1Error:
 
 
 def _is_uuid_like(value: str) -> bool:
-    """oslo.utils ``is_uuid_like``: any spelling ``uuid.UUID`` reads back to the same hex."""
+    """oslo.utils ``is_uuid_like``: the spellings ``uuid.UUID`` reads back to the same hex
+    (its prefix stripping is case-sensitive, so ``URN:UUID:...`` is not one)."""
     try:
         parsed = uuid.UUID(value)
     except (TypeError, ValueError, AttributeError):
         return False
-    spelled = value.lower().replace("urn:", "").replace("uuid:", "")
-    return parsed.hex == spelled.strip("{}").replace("-", "")
+    spelled = value.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
+    return parsed.hex == spelled.lower()
+
+
+def canonical_uuid(value: str) -> str:
+    """The lowercase, dashed spelling of a UUID-like value (as image ids are stored)."""
+    return str(uuid.UUID(value))
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], name: str, default: str) -> str:
@@ -199,6 +217,6 @@ def parse_iso8601(value: str) -> datetime | None:
             int(fraction),
             tzinfo=timezone(offset),
         )
-    except ValueError:
+        return moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # no such date, or out of range once made UTC
         return None
-    return moment.astimezone(timezone.utc)

@@ -22,6 +22,7 @@ from proxy.v2.versions import Capabilities, capabilities_from_document
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"image-v1-proxy/{__version__}"
+MEMBER_LOOKUPS_AT_ONCE = 8
 
 
 class UpstreamError(Exception):
@@ -46,12 +47,15 @@ class UpstreamStatus(UpstreamError):
 
 
 class Upstream:
-    """Calls the configured v2 upstream; nothing else is ever contacted."""
+    """Calls the configured v2 upstream, the only image service the proxy ever contacts."""
 
     def __init__(self, settings: UpstreamSettings) -> None:
         self.settings = settings
         self.base = URL(settings.url)
         self._session: aiohttp.ClientSession | None = None
+        # Member look-ups come in bursts of up to a page of images: keep the shared
+        # connection pool for everyone else.
+        self._member_lookups = asyncio.Semaphore(MEMBER_LOOKUPS_AT_ONCE)
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
@@ -81,7 +85,8 @@ class Upstream:
 
         async def is_member(image_id: str) -> bool:
             url = self.base / "v2" / "images" / image_id / "members" / project
-            status, body = await self._get(url, (), token, request_id)
+            async with self._member_lookups:
+                status, body = await self._get(url, (), token, request_id)
             if status not in (200, 404):
                 raise UpstreamStatus(status, body)
             return status == 200

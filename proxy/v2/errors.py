@@ -11,7 +11,7 @@ import re
 
 import orjson
 
-from proxy.v1.errors import V1Error
+from proxy.v1.errors import EXPLANATIONS, V1Error
 
 # Statuses a v1 client would recognise from v1 itself; anything else becomes a 500.
 _RELAYED = frozenset({400, 401, 403, 404, 409, 413})
@@ -43,5 +43,7 @@ def v1_error_from_upstream(status: int, body: bytes) -> V1Error:
     if status == 401:
         return V1Error(401)  # v1's 401 carried only the standard explanation
     if status in _RELAYED:
-        return V1Error(status, detail=upstream_message(body))
+        message = upstream_message(body)
+        # A bare upstream error carries only the default text, which v1 printed once.
+        return V1Error(status, detail="" if message == EXPLANATIONS.get(status) else message)
     return V1Error(500)

@@ -12,23 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from proxy.v1.errors import V1Error
-from proxy.v1.query import ListQuery, invalid_marker
+from proxy.v1.images import V2_OWN_FIELDS
+from proxy.v1.query import MAX_LIMIT, ListQuery, canonical_uuid, invalid_marker
 from proxy.v2.errors import upstream_message, v1_error_from_upstream
 
-# Most images v2 returns per call; it caps there anyway (api_limit_max).
-UPSTREAM_PAGE_MAX = 1000
-
-# Keys v2 reads as its own parameters or columns, so ``property-<key>`` cannot be asked
-# as a custom-property filter (reference glance-v2.md 1.2 and 9.5).
-_V2_QUERY_KEYS = frozenset(
-    {
-        "limit", "marker", "sort", "sort_key", "sort_dir", "member_status", "visibility",
-        "tag", "os_hidden", "changes-since", "name", "status", "id", "container_format",
-        "disk_format", "owner", "protected", "checksum", "os_hash_value", "os_hash_algo",
-        "created_at", "updated_at", "size", "virtual_size", "min_ram", "min_disk",
-        "deleted", "deleted_at",
-    }
-)
+# Keys v2 reads as its own parameters or fields, so ``property-<key>`` cannot be asked as
+# a custom-property filter (reference glance-v2.md 1.2 and 9.5); no custom property can
+# carry these names anyway.
+_V2_QUERY_KEYS = V2_OWN_FIELDS | {
+    "limit", "marker", "sort", "sort_key", "sort_dir", "member_status", "tag", "changes-since",
+}
 
 # v1 shows uploading/importing images as saving (proxy.v1.images), so a filter on
 # saving must find them too.
@@ -119,13 +112,14 @@ def plan_list(query: ListQuery, *, admin_project: str | None = None) -> ListPlan
             )
         params.append((key, value))
     admin_view = AdminView(admin_project, query.is_public) if admin_project is not None else None
-    return ListPlan(params=tuple(params), limit=query.limit, marker=query.marker,
-                    admin_view=admin_view)
+    # v2 looks markers up by their exact spelling; v1 accepted any UUID-like one.
+    marker = canonical_uuid(query.marker) if query.marker is not None else None
+    return ListPlan(params=tuple(params), limit=query.limit, marker=marker, admin_view=admin_view)
 
 
 def v2_time(moment: datetime) -> str:
     """An aware UTC datetime as v2's ISO 8601 with ``Z``, keeping sub-seconds when present."""
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}"
     if moment.microsecond:
         text += f".{moment.microsecond:06d}"
     return text + "Z"
@@ -165,18 +159,20 @@ class ListPaging:
 
     def error(self, status: int, body: bytes) -> V1Error:
         """The v1 answer to an upstream error status met while paging."""
-        if self.requests == 1 and self.plan.marker is not None:
-            # Only the caller's own marker can be unknown (400) or invisible (403) to v2;
-            # v1 said the same thing for both (reference glance-v2.md 9.7).
-            if status == 400 or (status == 403 and "not visible" in upstream_message(body)):
+        marker = self.plan.marker
+        if self.requests == 1 and marker is not None:
+            # The caller's own marker, unknown (400) or invisible (403) to v2: v1 said the
+            # same thing for both (reference glance-v2.md 9.7).
+            message = upstream_message(body)
+            if status in (400, 403) and marker in message:
                 return invalid_marker()
         return v1_error_from_upstream(status, body)
 
     def _request(self, marker: str | None, wanted: int) -> Params:
         self.requests += 1
         if self.plan.admin_view is not None and self.plan.admin_view.narrows:
-            wanted = UPSTREAM_PAGE_MAX  # most of an admin's v2 list is dropped
-        params = self.plan.params + (("limit", str(min(wanted, UPSTREAM_PAGE_MAX))),)
+            wanted = MAX_LIMIT  # most of an admin's v2 list is dropped: ask full pages
+        params = self.plan.params + (("limit", str(wanted)),)
         if marker is not None:
             params += (("marker", marker),)
         return params

@@ -1,9 +1,10 @@
 """The upstream's version document -> what its image API can be asked.
 
-Query features that arrived after Glance Pike (API v2.5) are used only when the upstream
-offers the minor version that brought them (reference glance-v2.md 1.8). Huawei IMS
-answers v2.2 although it understands ``eq:``/``in:`` and time operators, so nothing the
-proxy needs for the baseline is gated here.
+Query features that arrived after Glance Pike (API v2.5) may be used only when the upstream
+offers the minor version that brought them (reference glance-v2.md 1.8): os_hidden came
+with v2.7 (Rocky); visibility=all with Stein, whose document still said v2.7, so only v2.9
+(Train) proves it. Huawei IMS answers v2.2 although it understands ``eq:``/``in:`` and
+time operators, which is why the baseline the listing uses is not gated at all.
 """
 
 from __future__ import annotations
@@ -22,17 +23,6 @@ class Capabilities:
     """What the upstream's newest v2 minor version lets us ask."""
 
     version: tuple[int, int] = BASELINE
-
-    @property
-    def os_hidden(self) -> bool:
-        """``os_hidden`` exists from Rocky (v2.7); older servers read it as a property."""
-        return self.version >= (2, 7)
-
-    @property
-    def visibility_all(self) -> bool:
-        """``visibility=all`` arrived in Stein, whose document still said v2.7 unless
-        multi-store was on; v2.9 (Train) is the first version that proves it."""
-        return self.version >= (2, 9)
 
     def __str__(self) -> str:
         return f"v{self.version[0]}.{self.version[1]}"

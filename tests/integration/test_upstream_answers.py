@@ -161,8 +161,7 @@ def plain(status, text):
          plain(400, "400 Bad Request\n\nThe server could not comply with the request since it is "
                "either malformed or otherwise incorrect.\n\n The imagetype is invalid.  ")),
         (web.Response(status=404, text="404 Not Found\n\nThe resource could not be found.\n\n"),
-         plain(404, "404 Not Found\n\nThe resource could not be found.\n\n The resource could not "
-               "be found.  ")),
+         plain(404, "404 Not Found\n\nThe resource could not be found.\n\n   ")),
         (web.Response(status=500, text="Traceback (most recent call last): secret"),
          plain(500, "500 Internal Server Error\n\nThe server has either erred or is incapable of "
                "performing the requested operation.\n\n   ")),
@@ -236,10 +235,27 @@ async def test_detail_answers_405_to_other_methods_as_v1(proxy, method, allow):
 
 
 async def test_paths_the_proxy_does_not_serve_are_404_and_never_forwarded(proxy, upstream):
-    for path in ("/v2/images", "/v1/images/detail/", "/v1/../v2/images", "/v1.2/images/detail"):
+    for path in ("/v2/images", "/v1/images/detail/", "/v1/../v2/images", "/v1/foo"):
         response = await proxy.get(path)
         assert response.status == 404, path
+        assert response.headers["X-Openstack-Request-Id"].startswith("req-")
     assert upstream.seen == []
+
+
+@pytest.mark.parametrize("token", ["abc\u00ff", "euro\u20ac", "tab\there"])
+async def test_a_token_no_token_service_issues_is_401_without_asking_anyone(proxy, upstream, token):
+    response = await proxy.get("/v1/images/detail", headers={
+        "X-Auth-Token": token, "Accept": "text/plain"})
+    assert response.status == 401
+    assert upstream.seen == []
+
+
+async def eventually(condition):
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never held")
 
 
 async def test_capabilities_are_read_at_start_and_refreshed_when_the_upstream_changes(
@@ -248,10 +264,52 @@ async def test_capabilities_are_read_at_start_and_refreshed_when_the_upstream_ch
     app = make_app(proxy_settings(str(upstream.server.make_url("")),
                                   upstream_version_refresh_interval=0.05))
     await aiohttp_client(app)
+    await eventually(lambda: app[VERSIONS].known)
     assert app[VERSIONS].capabilities.version == (2, 5)
     upstream.document = versions_document("v2.17", "v2.9", "v2.0")
-    for _ in range(100):
-        if app[VERSIONS].capabilities.version == (2, 17):
-            break
-        await asyncio.sleep(0.02)
-    assert app[VERSIONS].capabilities.os_hidden
+    await eventually(lambda: app[VERSIONS].capabilities.version == (2, 17))
+
+
+async def test_an_upstream_down_at_start_is_read_once_it_answers(aiohttp_client, upstream):
+    upstream.document = {"versions": []}  # no v2 yet: as good as not answering
+    app = make_app(proxy_settings(str(upstream.server.make_url("")),
+                                  upstream_version_refresh_interval=0.05))
+    await aiohttp_client(app)
+    await asyncio.sleep(0.1)
+    assert not app[VERSIONS].known and app[VERSIONS].capabilities.version == (2, 5)
+    upstream.document = versions_document("v2.7", "v2.0")
+    await eventually(lambda: app[VERSIONS].known)
+    assert app[VERSIONS].capabilities.version == (2, 7)
+
+
+async def test_admin_lists_are_narrowed_with_one_cached_keystone_lookup_per_token(
+        aiohttp_client, aiohttp_server, upstream):
+    lookups = []
+
+    async def tokens(request):
+        lookups.append(request)
+        roles = ["admin"] if request.headers["X-Subject-Token"] == "admin-token" else ["member"]
+        return web.json_response({"token": {"project": {"id": "adm"},
+                                            "roles": [{"name": r} for r in roles]}})
+
+    keystone_app = web.Application()
+    keystone_app.router.add_get("/v3/auth/tokens", tokens)
+    keystone = await aiohttp_server(keystone_app)
+
+    async def mixed_page(request):
+        return web.json_response({"images": [
+            dict(V2_IMAGE, id="pub"), dict(V2_IMAGE, id="theirs", visibility="private", owner="x"),
+            dict(V2_IMAGE, id="mine", visibility="private", owner="adm")]})
+
+    upstream.images_handler = mixed_page
+    app = make_app(proxy_settings(str(upstream.server.make_url("")),
+                                  identity_keystone_url=str(keystone.make_url(""))))
+    client = await aiohttp_client(app)
+    for _ in range(2):
+        response = await client.get("/v1/images/detail", headers={"X-Auth-Token": "admin-token"})
+        assert [i["id"] for i in orjson.loads(await response.read())["images"]] == ["pub", "mine"]
+    assert len(lookups) == 1
+    assert lookups[0].headers["X-Auth-Token"] == "admin-token"
+    assert "nocatalog" in lookups[0].query
+    member = await client.get("/v1/images/detail", headers={"X-Auth-Token": "member-token"})
+    assert len(orjson.loads(await member.read())["images"]) == 3  # the upstream's own scope

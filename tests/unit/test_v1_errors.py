@@ -56,6 +56,16 @@ def test_nested_registry_error_doubles_the_status_line():
     )
 
 
+def test_nested_registry_error_keeps_the_registry_text_raw_in_html_and_json():
+    error = nested(400, "Invalid marker. Image could not be found.")
+    assert orjson.loads(render(error, "application/json")[1])["message"] == (
+        "400 Bad Request\n\nInvalid marker. Image could not be found.\n\n   <br /><br />\n\n\n")
+    assert render(error, "*/*")[1] == (
+        b"<html>\n <head>\n  <title>400 Bad Request</title>\n </head>\n <body>\n"
+        b"  <h1>400 Bad Request</h1>\n  400 Bad Request\n\nInvalid marker. Image could not be "
+        b"found.\n\n   <br /><br />\n\n\n\n </body>\n</html>")
+
+
 def test_nested_registry_detail_error_keeps_the_inner_explanation():
     assert render(nested(400, "limit param must be an integer", detail=True), None)[1] == (
         b"400 Bad Request\n\n400 Bad Request  The server could not comply with the request since "

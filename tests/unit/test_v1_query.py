@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 
 from proxy.v1.errors import render
-from proxy.v1.query import ListQuery, parse_list_query, parse_iso8601
+from proxy.v1.query import ListQuery, parse_iso8601, parse_list_query, query_pairs
 
 
 def plain(pairs):
@@ -34,6 +34,23 @@ def test_integer_filters_reject_what_v1_rejected(name, value):
 
 def test_filters_are_checked_in_query_string_order():
     assert "filter size_max got x" in plain([("size_max", "x"), ("size_min", "y")])
+
+
+def test_a_repeated_filter_is_checked_where_it_first_appeared_with_its_last_value():
+    pairs = [("size_min", "-1"), ("size_max", "-2"), ("size_min", "-3")]
+    assert plain(pairs).endswith("Bad value passed to filter size_min got -3  ")
+
+
+def test_registry_checks_run_limit_then_sort_key_then_sort_dir_then_marker():
+    assert "limit param" in plain([("marker", "abc"), ("sort_key", "x"), ("limit", "x")])
+    assert "Unsupported sort_key" in plain([("marker", "abc"), ("sort_key", "bogus")])
+    assert "Unsupported sort_dir" in plain([("marker", "abc"), ("sort_dir", "up")])
+
+
+def test_query_strings_split_on_ampersand_and_semicolon_as_webob_did():
+    assert query_pairs("limit=1;sort_key=name&name=a+b%2Bc&flag&bad=%ff") == [
+        ("limit", "1"), ("sort_key", "name"), ("name", "a b+c"), ("flag", ""),
+        ("bad", "\ufffd")]
 
 
 def test_protected_yes_is_refused_by_the_api_and_none_by_the_registry():
@@ -82,9 +99,14 @@ def test_empty_marker_is_an_image_that_cannot_be_found():
     )
 
 
+def test_uppercase_urn_prefix_is_not_uuid_like_for_oslo():
+    assert "Invalid marker format" in plain(
+        [("marker", "URN:UUID:3c3d1d01-b48a-4639-8a88-08be3b9b5d78")])
+
+
 @pytest.mark.parametrize(
     "marker",
-    ["3c3d1d01-b48a-4639-8a88-08be3b9b5d78", "3C3D1D01-B48A-4639-8A88-08BE3B9B5D78",
+    ["urn:uuid:3c3d1d01-b48a-4639-8a88-08be3b9b5d78", "3c3d1d01-b48a-4639-8a88-08be3b9b5d78", "3C3D1D01-B48A-4639-8A88-08BE3B9B5D78",
      "3c3d1d01b48a46398a8808be3b9b5d78", "{3c3d1d01-b48a-4639-8a88-08be3b9b5d78}"],
 )
 def test_uuid_like_markers_pass_the_format_check(marker):
@@ -112,7 +134,9 @@ def test_sort_key_without_dir_is_desc_and_dir_without_key_is_created_at():
     assert parse_list_query([("sort_dir", "asc")]).sort_key == "created_at"
 
 
-@pytest.mark.parametrize("value", ["", "yesterday", "1600000000", "2000-01-01T00:00:00 02:00"])
+@pytest.mark.parametrize("value", ["", "yesterday", "1600000000", "2000-01-01T00:00:00 02:00",
+                                   "0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00",
+                                   "2016-02-30", "2016-05-22T06:04:20+25:00"])
 def test_unrecognized_changes_since(value):
     assert plain([("changes-since", value)]) == (
         f"400 Bad Request\n\n400 Bad Request  {GENERIC}   Unrecognized changes-since value  \n\n   "

@@ -100,9 +100,14 @@ def test_limit_zero_still_asks_upstream_once_then_answers_empty():
     assert paging.images == []
 
 
-def test_upstream_pages_are_capped_at_1000():
-    paging = ListPaging(plan_for(("limit", "1000")))
-    assert dict(paging.first_request())["limit"] == "1000"
+def test_changes_since_before_year_1000_keeps_four_year_digits():
+    assert dict(plan_for(("changes-since", "0999-01-01")).params)["updated_at"] == (
+        "gt:0999-01-01T00:00:00Z")
+
+
+def test_markers_go_upstream_in_the_spelling_image_ids_are_stored_in():
+    plan = plan_for(("marker", "{3C3D1D01-B48A-4639-8A88-08BE3B9B5D78}"))
+    assert plan.marker == "3c3d1d01-b48a-4639-8a88-08be3b9b5d78"
 
 
 @pytest.mark.parametrize("body", [[], {}, {"images": {}}, {"images": [1]}, {"images": [{}]}])
@@ -129,6 +134,13 @@ def test_unknown_or_invisible_marker_is_v1s_invalid_marker(status, body):
     assert render(paging.error(status, body), None)[1] == (
         b"400 Bad Request\n\n400 Bad Request  Invalid marker. Image could not be found.     \n\n   "
     )
+
+
+def test_a_400_that_is_not_about_the_marker_is_not_called_a_marker_error():
+    paging = ListPaging(plan_for(("marker", MARKER)))
+    paging.first_request()
+    error = paging.error(400, b'{"message": "Bad \\"updated_at\\" query filter format."}')
+    assert (error.status, error.detail) == (400, 'Bad "updated_at" query filter format.')
 
 
 def test_other_upstream_errors_keep_their_status_and_message():
