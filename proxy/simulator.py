@@ -29,6 +29,8 @@ from urllib.parse import unquote, urlencode
 import orjson
 from aiohttp import web
 
+from proxy.v1.errors import best_match
+
 log = logging.getLogger(__name__)
 
 STATUSES = ("queued", "saving", "active", "killed", "deleted", "uploading", "importing",
@@ -139,43 +141,11 @@ def _error_text(err: GlanceError, request: web.Request, escape: Callable[[str], 
     return f"{escape(err.explanation)}<br /><br />\n{escape(err.detail)}\n\n"
 
 
-def _accepted_error_type(accept: str) -> str | None:
-    """WebOb's negotiation between text/html and application/json (in that order)."""
-    best, best_q = None, 0.0
-    for offer in ("text/html", "application/json"):
-        q = _accept_quality(accept, offer)
-        if q > best_q:
-            best, best_q = offer, q
-    return best
-
-
-def _accept_quality(accept: str, offer: str) -> float:
-    quality, specificity = 0.0, -1
-    for item in accept.split(","):
-        media, *params = [part.strip() for part in item.split(";")]
-        if not media:
-            continue
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        kind, _, sub = media.lower().partition("/")
-        offer_kind, _, offer_sub = offer.partition("/")
-        rank = {(offer_kind, offer_sub): 2, (offer_kind, "*"): 1, ("*", "*"): 0}.get((kind, sub))
-        if rank is not None and rank > specificity:
-            quality, specificity = q, rank
-    return quality
-
-
 def render_error(request: web.Request, err: GlanceError) -> web.Response:
     """Render like WebOb's WSGIHTTPException.generate_response (Accept decides the format)."""
     # WebOb skips negotiation for HEAD: its default text/html, without a body.
     match = ("text/html" if request.method == "HEAD"
-             else _accepted_error_type(request.headers.get("Accept", "")))
+             else best_match(request.headers.get("Accept", ""), ("text/html", "application/json")))
     title = HTTPStatus(err.status).phrase
     status_line = f"{err.status} {title}"
     if match == "text/html":

@@ -14,6 +14,7 @@ from aiohttp import web
 from proxy.app import make_app
 from proxy.appkeys import VERSIONS
 from proxy.config import load_settings
+from tests.support.seed import SEED_CIRROS_V1
 
 TOKEN = "gAAAAABk-a_fernet-like_token="
 
@@ -82,14 +83,7 @@ async def test_the_seed_request_answers_the_seed_response(proxy):
     assert response.status == 200
     assert response.headers["Content-Type"] == "application/json"
     assert response.headers["X-Openstack-Request-Id"].startswith("req-")
-    assert orjson.loads(await response.read()) == {"images": [{
-        "status": "active", "deleted_at": None, "name": "cirros", "deleted": False,
-        "container_format": "bare", "created_at": "2016-05-22T06:04:20.000000",
-        "disk_format": "qcow2", "updated_at": "2016-05-22T06:04:22.000000", "min_disk": 0,
-        "protected": False, "id": "3c3d1d01-b48a-4639-8a88-08be3b9b5d78", "min_ram": 0,
-        "checksum": "64d7c1cd2b6f60c92c14662941cb7913",
-        "owner": "23f4cb75768d4febb39542ef6fe169f3", "is_public": True, "virtual_size": None,
-        "properties": {}, "size": 13167616}]}
+    assert orjson.loads(await response.read()) == {"images": [SEED_CIRROS_V1]}
 
 
 async def test_only_the_token_and_safe_headers_reach_the_upstream(proxy, upstream):
