@@ -17,7 +17,7 @@ from proxy.discovery import VersionWatch
 from proxy.keystone import Keystone
 from proxy.v1.errors import V1Error, method_not_allowed, render
 from proxy.v2.client import Upstream, UpstreamBroken, UpstreamUnavailable
-from proxy.v2.plan import UpstreamShapeError
+from proxy.v2.answers import UpstreamShapeError
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ async def _page_through(request: web.Request, paging: ListPaging) -> None:
             body = await upstream.list_images(params, token=token, request_id=request_id)
             to_check = paging.members_to_check(body)
             shared = await upstream.shared_with(
-                to_check, paging.plan.admin_view.project, token=token, request_id=request_id
+                to_check, paging.plan.narrowing.as_user_of, token=token, request_id=request_id
             ) if to_check else frozenset()
         except UpstreamStatus as error:
             raise paging.error(error.status, error.body) from None

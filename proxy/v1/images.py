@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from proxy.v1.errors import V1Error
+
 # Every top-level key that is v2's own (or IMS's copy of a v1 field), never a custom
 # property (reference glance-v2.md 2.1-2.2, 7.2).
 V2_OWN_FIELDS = frozenset(
@@ -76,3 +78,55 @@ def v1_timestamp(value: str | None) -> str | None:
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def to_v1_summary(image: dict) -> dict:
+    """The six fields of ``GET /v1/images`` (reference glance-v1.md 2.7)."""
+    return {
+        "id": image["id"],
+        "name": image.get("name"),
+        "size": _size(image),
+        "disk_format": image.get("disk_format"),
+        "container_format": image.get("container_format"),
+        "checksum": image.get("checksum"),
+    }
+
+
+# The order a v1 server sent them in (reference glance-v1.md 3.2).
+_HEADER_FIELDS = (
+    "id", "name", "status", "size", "disk_format", "container_format", "checksum",
+    "min_disk", "min_ram", "owner", "is_public", "protected", "deleted", "created_at",
+    "updated_at", "deleted_at", "virtual_size",
+)
+_UNSENDABLE = str.maketrans({c: " " for c in map(chr, [*range(32), 127])})
+
+
+def meta_headers(v1_image: dict) -> list[tuple[str, str]]:
+    """A v1 image as v1's ``x-image-meta-*`` headers: null fields and properties omitted,
+    booleans as ``True``/``False``, property names lower-cased, ``ETag`` the checksum."""
+    headers = []
+    for field in _HEADER_FIELDS:
+        value = v1_image[field]
+        if value is not None:
+            headers.append((f"x-image-meta-{field}", _header_value(value)))
+    for name, value in v1_image["properties"].items():
+        if value is not None:
+            headers.append((f"x-image-meta-property-{name.lower()}", _header_value(value)))
+    if v1_image["checksum"] is not None:
+        headers.append(("ETag", v1_image["checksum"]))
+    return headers
+
+
+def _header_value(value) -> str:
+    # str() as v1 did (True/False, decimal integers); v2 lets a property hold line breaks,
+    # which a header cannot carry: they become spaces.
+    return str(value).translate(_UNSENDABLE)
+
+
+def download_refusal(v1_image: dict) -> V1Error | None:
+    """Why v1 refused to send this image's data, or None (reference glance-v1.md 3.1)."""
+    if v1_image["status"] == "deactivated":
+        return V1Error(403, detail=f"Image {v1_image['id']} is deactivated")
+    if v1_image["status"] != "active":
+        return V1Error(404, detail=f"Image {v1_image['id']} is not active")
+    return None

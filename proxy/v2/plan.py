@@ -14,6 +14,7 @@ from datetime import datetime
 from proxy.v1.errors import V1Error
 from proxy.v1.images import V2_OWN_FIELDS
 from proxy.v1.query import MAX_LIMIT, ListQuery, canonical_uuid, invalid_marker
+from proxy.v2.answers import images_of
 from proxy.v2.errors import upstream_message, v1_error_from_upstream
 
 # Keys v2 reads as its own parameters or fields, so ``property-<key>`` cannot be asked as
@@ -30,42 +31,37 @@ _STATUS_QUERY = {"saving": "in:saving,uploading,importing"}
 Params = tuple[tuple[str, str], ...]
 
 
-class UpstreamShapeError(Exception):
-    """The upstream answered 2xx with a body that is not a v2 image list."""
-
-
 @dataclass(frozen=True)
-class AdminView:
-    """v1's rules for an admin's list (reference glance-v1.md 2.3), which v2 cannot ask.
+class Narrowing:
+    """What a v1 listing asks that v2 cannot, checked image by image on v2's own order.
 
-    A v2 admin lists every project's images (but others' community ones); v1 showed an admin
-    the view of a user of its project unless ``is_public`` said otherwise. The proxy keeps
-    v2's order and narrows the list image by image.
+    ``as_user_of``: an admin's default list, which v1 showed as a user of the admin's
+    project would see it (public, own, shared with it; reference glance-v1.md 2.3), while a
+    v2 admin lists every project's images. ``public``: keep only public (True) or only
+    non-public (False) images. ``properties``: custom-property filters v2 would read as
+    its own parameters (reference glance-v2.md 9.5).
     """
 
-    project: str
-    is_public: str | None  # as the caller sent it, validated
-
-    @property
-    def as_user(self) -> bool:
-        return self.is_public is None or self.is_public.lower() in ("true", "1")
-
-    @property
-    def narrows(self) -> bool:
-        return self.is_public is None or self.is_public.lower() != "none"
+    as_user_of: str | None = None
+    public: bool | None = None
+    properties: tuple[tuple[str, str], ...] = ()
 
     def needs_membership(self, image: dict) -> bool:
         """Whether keeping ``image`` depends on the admin's project being one of its members."""
-        return (self.as_user and image.get("visibility") == "shared"
-                and image.get("owner") != self.project)
+        return (self.as_user_of is not None and image.get("visibility") == "shared"
+                and image.get("owner") != self.as_user_of)
 
-    def keeps(self, image: dict, shared_with_project: frozenset[str]) -> bool:
-        if self.as_user:
-            return (image.get("visibility") == "public" or image.get("owner") == self.project
-                    or image["id"] in shared_with_project)
-        if self.narrows:  # false / 0: every non-public image
-            return image.get("visibility") != "public"
-        return True
+    def keeps(self, image: dict, shared_with_caller: frozenset[str]) -> bool:
+        visibility = image.get("visibility")
+        if self.as_user_of is not None and not (
+            visibility == "public" or image.get("owner") == self.as_user_of
+            or image["id"] in shared_with_caller
+        ):
+            return False
+        if self.public is not None and (visibility == "public") != self.public:
+            return False
+        # A v2 field is never a custom property, whatever its value.
+        return all(k not in V2_OWN_FIELDS and image.get(k) == v for k, v in self.properties)
 
 
 @dataclass(frozen=True)
@@ -75,11 +71,12 @@ class ListPlan:
     params: Params
     limit: int
     marker: str | None
-    admin_view: AdminView | None = None
+    narrowing: Narrowing | None = None
 
 
 def plan_list(query: ListQuery, *, admin_project: str | None = None) -> ListPlan:
     """``admin_project``: the caller's project when the caller is known to be an admin."""
+    narrowing_properties = []
     params: list[tuple[str, str]] = [
         # v1 lists shared images in any member status; v2 defaults to accepted only.
         ("member_status", "all"),
@@ -104,17 +101,36 @@ def plan_list(query: ListQuery, *, admin_project: str | None = None) -> ListPlan
         # v1 compared strictly after (reference glance-v1.md 2.4); v2 has no changes-since.
         params.append(("updated_at", "gt:" + v2_time(query.changes_since)))
     for key, value in query.properties:
+        # v2 reads these keys as its own (and *_min/*_max as ranges, a 500 for properties).
         if key in _V2_QUERY_KEYS or key.endswith(("_min", "_max")):
-            raise V1Error(
-                400,
-                detail=f"Filter property-{key} cannot be expressed on the v2 image API, "
-                f"which reads '{key}' as one of its own parameters.",
-            )
-        params.append((key, value))
-    admin_view = AdminView(admin_project, query.is_public) if admin_project is not None else None
+            narrowing_properties.append((key, value))
+        else:
+            params.append((key, value))
+    as_user_of, public = _visibility_rule(query.is_public, admin_project)
+    if public is True and as_user_of is None:
+        params.append(("visibility", "public"))  # v2 can ask this one itself
+        public = None
+    narrowing = None
+    if as_user_of is not None or public is not None or narrowing_properties:
+        narrowing = Narrowing(as_user_of, public, tuple(narrowing_properties))
     # v2 looks markers up by their exact spelling; v1 accepted any UUID-like one.
     marker = canonical_uuid(query.marker) if query.marker is not None else None
-    return ListPlan(params=tuple(params), limit=query.limit, marker=marker, admin_view=admin_view)
+    return ListPlan(params=tuple(params), limit=query.limit, marker=marker, narrowing=narrowing)
+
+
+def _visibility_rule(is_public: str | None, admin_project: str | None):
+    """(as_user_of, public) for ``is_public``. For admins, v1's rules: absent, true or 1
+    mean "as a user of my project", none means everything, false or 0 every non-public
+    image. For members the filter means what it says; none (and absent) is everything
+    they may see."""
+    word = is_public.lower() if is_public is not None else None
+    if admin_project is not None and word in (None, "true", "1"):
+        return admin_project, None
+    if word in ("true", "1"):
+        return None, True
+    if word in ("false", "0"):
+        return None, False
+    return None, None
 
 
 def v2_time(moment: datetime) -> str:
@@ -140,17 +156,18 @@ class ListPaging:
 
     def members_to_check(self, body: object) -> list[str]:
         """Ids of images in this v2 body whose keeping depends on the caller's membership."""
-        view = self.plan.admin_view
-        if view is None:
+        narrowing = self.plan.narrowing
+        if narrowing is None or narrowing.as_user_of is None:
             return []
-        return [image["id"] for image in _images_of(body) if view.needs_membership(image)]
+        return [image["id"] for image in images_of(body) if narrowing.needs_membership(image)]
 
     def feed(self, body: object, shared_with_caller: frozenset[str] = frozenset()) -> Params | None:
         """Take one v2 list body (and which of its images are shared with the caller, as
         asked by members_to_check); return the next request, or None when the page is done."""
-        page = _images_of(body)
-        view = self.plan.admin_view
-        kept = page if view is None else [i for i in page if view.keeps(i, shared_with_caller)]
+        page = images_of(body)
+        narrowing = self.plan.narrowing
+        kept = page if narrowing is None else [
+            image for image in page if narrowing.keeps(image, shared_with_caller)]
         wanted = self.plan.limit - len(self.images)
         self.images.extend(kept[:wanted])
         if len(self.images) >= self.plan.limit or not page or "next" not in body:
@@ -170,19 +187,9 @@ class ListPaging:
 
     def _request(self, marker: str | None, wanted: int) -> Params:
         self.requests += 1
-        if self.plan.admin_view is not None and self.plan.admin_view.narrows:
-            wanted = MAX_LIMIT  # most of an admin's v2 list is dropped: ask full pages
+        if self.plan.narrowing is not None:
+            wanted = MAX_LIMIT  # part of each v2 page may be dropped: ask full pages
         params = self.plan.params + (("limit", str(wanted)),)
         if marker is not None:
             params += (("marker", marker),)
         return params
-
-
-def _images_of(body: object) -> list[dict]:
-    if not isinstance(body, dict) or not isinstance(body.get("images"), list):
-        raise UpstreamShapeError("the image list has no 'images' array")
-    images = body["images"]
-    for image in images:
-        if not isinstance(image, dict) or not isinstance(image.get("id"), str):
-            raise UpstreamShapeError("an image in the list is not an object with an id")
-    return images

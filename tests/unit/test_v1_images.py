@@ -1,6 +1,6 @@
 """v2 image -> v1 detail image: reference glance-v1.md 2.7 and the seed's example."""
 
-from proxy.v1.images import to_v1_image, v1_timestamp
+from proxy.v1.images import download_refusal, meta_headers, to_v1_image, to_v1_summary, v1_timestamp
 
 V2_CIRROS = {
     "id": "3c3d1d01-b48a-4639-8a88-08be3b9b5d78",
@@ -95,3 +95,62 @@ def test_timestamps_take_v1s_microsecond_utc_form():
     assert v1_timestamp("2016-05-22T08:04:20+02:00") == "2016-05-22T06:04:20.000000"
     assert v1_timestamp("2016-05-22T06:04:20") == "2016-05-22T06:04:20.000000"
     assert v1_timestamp(None) is None
+
+
+def test_summary_has_exactly_six_fields():
+    assert to_v1_summary(V2_CIRROS) == {
+        "id": "3c3d1d01-b48a-4639-8a88-08be3b9b5d78", "name": "cirros", "size": 13167616,
+        "disk_format": "qcow2", "container_format": "bare",
+        "checksum": "64d7c1cd2b6f60c92c14662941cb7913"}
+
+
+def test_meta_headers_match_what_a_v1_head_sent():
+    # reference glance-v1.md 3.2: the observed HEAD of an active image.
+    v2 = dict(V2_CIRROS, visibility="public", Distro="Ubuntu", my_prop="v",
+              created_at="2026-11-27T14:08:20Z", updated_at="2026-11-27T14:08:20Z")
+    assert meta_headers(to_v1_image(v2)) == [
+        ("x-image-meta-id", "3c3d1d01-b48a-4639-8a88-08be3b9b5d78"),
+        ("x-image-meta-name", "cirros"),
+        ("x-image-meta-status", "active"),
+        ("x-image-meta-size", "13167616"),
+        ("x-image-meta-disk_format", "qcow2"),
+        ("x-image-meta-container_format", "bare"),
+        ("x-image-meta-checksum", "64d7c1cd2b6f60c92c14662941cb7913"),
+        ("x-image-meta-min_disk", "0"),
+        ("x-image-meta-min_ram", "0"),
+        ("x-image-meta-owner", "23f4cb75768d4febb39542ef6fe169f3"),
+        ("x-image-meta-is_public", "True"),
+        ("x-image-meta-protected", "False"),
+        ("x-image-meta-deleted", "False"),
+        ("x-image-meta-created_at", "2026-11-27T14:08:20.000000"),
+        ("x-image-meta-updated_at", "2026-11-27T14:08:20.000000"),
+        ("x-image-meta-property-distro", "Ubuntu"),
+        ("x-image-meta-property-my_prop", "v"),
+        ("ETag", "64d7c1cd2b6f60c92c14662941cb7913"),
+    ]
+
+
+def test_meta_headers_omit_nulls_and_etag_of_a_queued_image():
+    queued = dict(V2_CIRROS, status="queued", size=None, checksum=None, disk_format=None,
+                  container_format=None, name=None, virtual_size=None)
+    names = [name for name, _ in meta_headers(to_v1_image(queued))]
+    assert names == ["x-image-meta-id", "x-image-meta-status", "x-image-meta-min_disk",
+                     "x-image-meta-min_ram", "x-image-meta-owner", "x-image-meta-is_public",
+                     "x-image-meta-protected", "x-image-meta-deleted",
+                     "x-image-meta-created_at", "x-image-meta-updated_at"]
+
+
+def test_meta_headers_never_carry_line_breaks():
+    headers = dict(meta_headers(to_v1_image(dict(V2_CIRROS, note="a\r\nInjected: yes"))))
+    assert headers["x-image-meta-property-note"] == "a  Injected: yes"
+
+
+def test_data_of_deactivated_images_is_forbidden_and_of_other_statuses_not_found():
+    deactivated = download_refusal(to_v1_image(dict(V2_CIRROS, status="deactivated")))
+    assert (deactivated.status, deactivated.detail) == (
+        403, "Image 3c3d1d01-b48a-4639-8a88-08be3b9b5d78 is deactivated")
+    for status in ("queued", "saving", "uploading", "killed"):
+        refusal = download_refusal(to_v1_image(dict(V2_CIRROS, status=status)))
+        assert (refusal.status, refusal.detail) == (
+            404, "Image 3c3d1d01-b48a-4639-8a88-08be3b9b5d78 is not active")
+    assert download_refusal(to_v1_image(V2_CIRROS)) is None

@@ -4,7 +4,8 @@ import pytest
 
 from proxy.v1.errors import V1Error, render
 from proxy.v1.query import parse_list_query
-from proxy.v2.plan import ListPaging, UpstreamShapeError, plan_list
+from proxy.v2.answers import UpstreamShapeError
+from proxy.v2.plan import ListPaging, plan_list
 
 
 def plan_for(*pairs):
@@ -57,12 +58,24 @@ def test_property_filter_becomes_a_v2_custom_property_filter():
     assert ("os_distro", "ubuntu") in plan_for(("property-os_distro", "ubuntu")).params
 
 
-@pytest.mark.parametrize("key", ["name", "visibility", "owner", "limit", "disk_size_max"])
-def test_property_filter_that_v2_reads_as_its_own_is_refused_by_name(key):
-    with pytest.raises(V1Error) as caught:
-        plan_for((f"property-{key}", "x"))
-    assert caught.value.status == 400
-    assert f"property-{key}" in render(caught.value, None)[1].decode()
+def filtered(plan, *images, shared=frozenset()):
+    paging = ListPaging(plan)
+    paging.first_request()
+    paging.feed({"images": list(images)}, shared)
+    return [image["id"] for image in paging.images]
+
+
+@pytest.mark.parametrize("key", ["limit", "tag", "member_status", "disk_size_max", "ram_min"])
+def test_property_filter_v2_would_read_as_its_own_is_checked_image_by_image(key):
+    plan = plan_for((f"property-{key}", "x"))
+    assert (key, "x") not in plan.params
+    assert filtered(plan, {"id": "a", key: "x"}, {"id": "b", key: "y"}, {"id": "c"}) == ["a"]
+
+
+@pytest.mark.parametrize("key", ["name", "owner", "visibility", "status"])
+def test_property_filter_on_a_v2_field_matches_nothing_as_no_custom_property_has_that_name(key):
+    plan = plan_for((f"property-{key}", "x"))
+    assert filtered(plan, {"id": "a", key: "x"}) == []
 
 
 def test_paging_stops_at_once_when_the_first_page_fills_the_limit():
@@ -197,6 +210,24 @@ def test_admin_is_public_false_is_every_non_public_image(is_public):
 def test_an_admin_list_that_drops_images_asks_full_upstream_pages():
     paging = ListPaging(plan_list(parse_list_query([("limit", "2")]), admin_project="adm"))
     assert dict(paging.first_request())["limit"] == "1000"
+
+
+def test_member_is_public_true_is_asked_of_v2_as_public_visibility():
+    plan = plan_for(("is_public", "True"))
+    assert ("visibility", "public") in plan.params and plan.narrowing is None
+
+
+@pytest.mark.parametrize("is_public", ["false", "0", "False"])
+def test_member_is_public_false_keeps_every_non_public_image_it_may_see(is_public):
+    plan = plan_for(("is_public", is_public))
+    assert "visibility" not in dict(plan.params)
+    assert filtered(plan, *admin_page()["images"]) == [
+        "mine", "my-community", "shared-with-me", "shared-not-with-me", "their-private"]
+
+
+def test_member_is_public_none_is_everything_it_may_see():
+    plan = plan_for(("is_public", "none"))
+    assert plan.narrowing is None and "visibility" not in dict(plan.params)
 
 
 def test_callers_not_known_as_admins_get_no_narrowing():

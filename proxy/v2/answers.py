@@ -1,0 +1,29 @@
+"""v2 success bodies, checked before anything reads them (pure).
+
+An upstream that answers 2xx with something other than what v2 documents is broken;
+the shell turns UpstreamShapeError into a v1 500, never into our own traceback.
+"""
+
+from __future__ import annotations
+
+
+class UpstreamShapeError(Exception):
+    """The upstream answered 2xx with a body that is not what v2 sends."""
+
+
+def image_of(body: object) -> dict:
+    """A ``GET /v2/images/{id}`` body: an image object with a string id."""
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+        raise UpstreamShapeError("the image is not an object with an id")
+    return body
+
+
+def images_of(body: object) -> list[dict]:
+    """The ``images`` of a ``GET /v2/images`` body."""
+    if not isinstance(body, dict) or not isinstance(body.get("images"), list):
+        raise UpstreamShapeError("the image list has no 'images' array")
+    images = body["images"]
+    for image in images:
+        if not isinstance(image, dict) or not isinstance(image.get("id"), str):
+            raise UpstreamShapeError("an image in the list is not an object with an id")
+    return images
