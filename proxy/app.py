@@ -38,10 +38,31 @@ def make_app(settings: Settings) -> web.Application:
     identity = settings.identity
     app[KEYSTONE] = Keystone(identity, upstream) if identity.keystone_url else None
     app.cleanup_ctx.append(_upstream_lifetime)
-    for prefix in V1_PREFIXES:
-        app.router.add_get(f"{prefix}/images/detail", handlers.images_detail, allow_head=False)
-        app.router.add_route("*", f"{prefix}/images/detail", handlers.images_detail_other)
+    app.on_response_prepare.append(_give_request_id)
+    _add_routes(app.router)
     return app
+
+
+def _add_routes(router: web.UrlDispatcher) -> None:
+    """v1's route table (reference glance-v1.md 1.4), under each of its three prefixes."""
+    for prefix in V1_PREFIXES:
+        router.add_route("*", prefix, handlers.v1_root)
+        router.add_route("*", f"{prefix}/", handlers.images_index)
+        router.add_get(f"{prefix}/images", handlers.images_index, allow_head=False)
+        router.add_post(f"{prefix}/images", handlers.not_yet)
+        router.add_route("*", f"{prefix}/images", handlers.reject("GET, POST"))
+        router.add_get(f"{prefix}/images/detail", handlers.images_detail, allow_head=False)
+        router.add_route("*", f"{prefix}/images/detail", handlers.images_detail_other)
+        one = f"{prefix}/images/{{image_id}}"
+        router.add_route("HEAD", one, handlers.image_meta)
+        router.add_get(one, handlers.image_data, allow_head=False)
+        router.add_put(one, handlers.not_yet)
+        router.add_delete(one, handlers.not_yet)
+        router.add_route("*", one, handlers.reject("GET, HEAD, PUT, DELETE"))
+    router.add_route("*", "/versions", handlers.versions)
+    router.add_route("*", "/versions/{tail:.*}", handlers.versions)
+    # Whatever names no v1 version is answered by version negotiation, never forwarded.
+    router.add_route("*", r"/{tail:(?!v1(\.0|\.1)?(/|$)).*}", handlers.multiple_choices)
 
 
 async def _upstream_lifetime(app: web.Application):
@@ -79,14 +100,22 @@ async def v1_answers(request: web.Request, handler) -> web.StreamResponse:
     except Exception:
         log.exception("%s %s: unexpected failure", request_id, request.path)
         response = error_response(request, V1Error(500))
-    response.headers["X-Openstack-Request-Id"] = request_id
     return response
+
+
+async def _give_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    # Here rather than in the middleware: streamed answers send their headers early.
+    response.headers["X-Openstack-Request-Id"] = request[REQUEST_ID]
+
+
+_ROUTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"})
 
 
 def _router_error(request: web.Request, exc: web.HTTPException) -> V1Error:
     if isinstance(exc, web.HTTPMethodNotAllowed):
         return method_not_allowed(request.method, ", ".join(sorted(exc.allowed_methods)))
-    return V1Error(exc.status if exc.status in (404, 405) else 404)
+    # v1's router: no route is a 404, except for methods it never routed (501).
+    return V1Error(404 if request.method in _ROUTED_METHODS else 501)
 
 
 def error_response(request: web.Request, error: V1Error) -> web.Response:

@@ -32,6 +32,8 @@ class ConfigError(Exception):
 class ListenSettings:
     host: str = "0.0.0.0"
     port: int = 9292
+    public_url: str = ""
+    trust_forwarded_headers: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,16 @@ _SECTION_TYPES = {
 }
 
 
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
 def _convert(key: str, value, kind: str, *, from_env: bool):
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if from_env and value.lower() in _TRUE + _FALSE:
+            return value.lower() in _TRUE
+        raise ConfigError(key, f"must be true or false, got {value!r}")
     if kind == "str":
         if not isinstance(value, str):
             raise ConfigError(key, f"must be a string, got {value!r}")
@@ -158,6 +169,8 @@ def _convert(key: str, value, kind: str, *, from_env: bool):
 def _validate(settings: Settings, require_upstream: bool) -> None:
     if not 0 < settings.listen.port < 65536:
         raise ConfigError("listen.port", f"must be between 1 and 65535, got {settings.listen.port}")
+    if settings.listen.public_url:
+        _check_url("listen.public_url", settings.listen.public_url)
     if require_upstream or settings.upstream.url:
         _check_url("upstream.url", settings.upstream.url)
     if settings.identity.keystone_url:

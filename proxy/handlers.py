@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import uuid
+
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict
 
 from proxy.appkeys import KEYSTONE, REQUEST_ID, SETTINGS, UPSTREAM
 from proxy.v1.errors import V1Error, method_not_allowed
-from proxy.v1.images import to_v1_image
+from proxy.v1.images import download_refusal, meta_headers, to_v1_image, to_v1_summary
 from proxy.v1.query import parse_list_query, query_pairs
-from proxy.v2.client import UpstreamStatus
+from proxy.v1.versions import version_document
+from proxy.v2.answers import image_of
+from proxy.v2.client import UpstreamError, UpstreamStatus
+from proxy.v2.errors import v1_error_from_upstream
 from proxy.v2.plan import ListPaging, plan_list
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ listings
+
+async def images_index(request: web.Request) -> web.Response:
+    """GET /v1/images (and any method on /v1/, as v1's router did): the summary list."""
+    return await _listing(request, to_v1_summary)
 
 
 async def images_detail(request: web.Request) -> web.Response:
-    """GET /v1/images/detail (and /v1.0, /v1.1): the detailed image list."""
+    """GET /v1/images/detail: the detailed list."""
+    return await _listing(request, to_v1_image)
+
+
+async def _listing(request: web.Request, shape) -> web.Response:
     listing = request.app[SETTINGS].listing
     query = parse_list_query(
         query_pairs(request.query_string),
@@ -23,24 +44,8 @@ async def images_detail(request: web.Request) -> web.Response:
     )
     paging = ListPaging(plan_list(query, admin_project=await _admin_project(request)))
     await _page_through(request, paging)
-    body = orjson.dumps({"images": [to_v1_image(image) for image in paging.images]})
+    body = orjson.dumps({"images": [shape(image) for image in paging.images]})
     return web.Response(body=body, content_type="application/json")
-
-
-async def images_detail_other(request: web.Request) -> web.Response:
-    # v1's router: HEAD on the detail list reaches the controller, which refuses it.
-    if request.method == "HEAD":
-        raise method_not_allowed("HEAD", "GET")
-    raise method_not_allowed(request.method, "GET, HEAD")
-
-
-def caller_token(request: web.Request) -> str | None:
-    """The caller's ``X-Auth-Token``. Token services issue printable ASCII; anything else
-    cannot authenticate, and v1 answered 401 for it without looking further."""
-    token = request.headers.get("X-Auth-Token")
-    if token is not None and not (token.isascii() and token.isprintable()):
-        raise V1Error(401)
-    return token
 
 
 async def _admin_project(request: web.Request) -> str | None:
@@ -68,3 +73,156 @@ async def _page_through(request: web.Request, paging: ListPaging) -> None:
         except UpstreamStatus as error:
             raise paging.error(error.status, error.body) from None
         params = paging.feed(body, shared)
+
+
+# ------------------------------------------------------------------ one image
+
+async def image_meta(request: web.Request) -> web.Response:
+    """HEAD /v1/images/{id}: the metadata as x-image-meta-* headers (v2 has no HEAD: GET)."""
+    image = to_v1_image(await _v2_image(request))
+    response = web.Response(headers=CIMultiDict(meta_headers(image)))
+    response.headers["Content-Type"] = "text/html; charset=UTF-8"  # WebOb's default
+    return response
+
+
+async def image_data(request: web.Request) -> web.StreamResponse:
+    """GET /v1/images/{id}: the data, streamed from v2's file endpoint in constant memory."""
+    image_id = request.match_info["image_id"]
+    image = to_v1_image(await _v2_image(request))
+    refusal = download_refusal(image)
+    if refusal is not None:
+        raise refusal
+    response = web.StreamResponse(headers=CIMultiDict(meta_headers(image)))
+    response.content_type = "application/octet-stream"
+    if not image["size"]:  # v1 answered an empty image without touching the store
+        response.content_length = 0
+        await response.prepare(request)
+        return response
+    upstream = request.app[UPSTREAM]
+    try:
+        data = await upstream.open_image_data(
+            image_id, token=caller_token(request), request_id=request[REQUEST_ID])
+    except UpstreamStatus as error:
+        if error.status == 204:  # v2: no data stored
+            raise V1Error(404, detail=f"Image {image_id} is not active") from None
+        raise _image_error(image_id, error) from None
+    try:
+        response.content_length = data.content_length or image["size"]
+        await response.prepare(request)
+        async for chunk in upstream.image_chunks(data):
+            await response.write(chunk)
+    except UpstreamError as exc:
+        # The status line is sent: all that is left is to cut the body short, as v1 did.
+        log.warning("%s %s: %s", request[REQUEST_ID], request.path, exc)
+        response.force_close()
+    except ConnectionResetError:
+        pass  # the caller left; closing the upstream answer stops its transfer
+    finally:
+        data.close()
+    return response
+
+
+async def _v2_image(request: web.Request) -> dict:
+    image_id = request.match_info["image_id"]
+    if not _is_image_id(image_id):  # v2 ids are UUIDs: anything else cannot exist
+        raise _not_found(image_id)
+    try:
+        body = await request.app[UPSTREAM].get_image(
+            image_id, token=caller_token(request), request_id=request[REQUEST_ID])
+    except UpstreamStatus as error:
+        raise _image_error(image_id, error) from None
+    return image_of(body)
+
+
+def _is_image_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _not_found(image_id: str) -> V1Error:
+    return V1Error(404, detail=f"Image with identifier {image_id} not found")
+
+
+def _image_error(image_id: str, error: UpstreamStatus) -> V1Error:
+    return _not_found(image_id) if error.status == 404 else v1_error_from_upstream(
+        error.status, error.body)
+
+
+# ------------------------------------------------------------------ versions and routing quirks
+
+async def versions(request: web.Request) -> web.Response:
+    """/versions (any method, any suffix): the version document, 200."""
+    return _version_answer(request, 200)
+
+
+async def multiple_choices(request: web.Request) -> web.Response:
+    """Any path that names no v1 version: the version document, 300 (v1's negotiation)."""
+    return _version_answer(request, 300)
+
+
+def _version_answer(request: web.Request, status: int) -> web.Response:
+    body = orjson.dumps(version_document(public_url(request)))
+    return web.Response(status=status, body=body, content_type="application/json")
+
+
+async def v1_root(request: web.Request) -> web.Response:
+    """/v1 without its slash: v1's router redirected it to /v1/."""
+    return web.Response(status=302, headers={
+        "Location": public_url(request) + "/v1/", "Content-Type": "text/plain; charset=utf8"})
+
+
+async def images_detail_other(request: web.Request) -> web.Response:
+    # v1's router: HEAD on the detail list reaches the controller, which refuses it.
+    if request.method == "HEAD":
+        raise method_not_allowed("HEAD", "GET")
+    raise method_not_allowed(request.method, "GET, HEAD")
+
+
+def reject(allow: str):
+    """A handler answering v1's 405 with ``Allow: <allow>`` to every method."""
+
+    async def handler(request: web.Request) -> web.Response:
+        raise method_not_allowed(request.method, allow)
+
+    return handler
+
+
+async def not_yet(request: web.Request) -> web.Response:
+    """v1 writes this proxy does not translate yet."""
+    raise V1Error(501, detail=f"{request.method} {request.path} is not available through "
+                  "this proxy yet.")
+
+
+# ------------------------------------------------------------------ caller
+
+def caller_token(request: web.Request) -> str | None:
+    """The caller's ``X-Auth-Token``. Token services issue printable ASCII; anything else
+    cannot authenticate, and v1 answered 401 for it without looking further."""
+    token = request.headers.get("X-Auth-Token")
+    if token is not None and not (token.isascii() and token.isprintable()):
+        raise V1Error(401)
+    return token
+
+
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$")
+
+
+def public_url(request: web.Request) -> str:
+    """Where callers reach the proxy: ``listen.public_url``, else the request's own scheme
+    and Host (believing X-Forwarded-* only when told to)."""
+    listen = request.app[SETTINGS].listen
+    if listen.public_url:
+        return listen.public_url.rstrip("/")
+    scheme, host = request.scheme, request.host
+    if listen.trust_forwarded_headers:
+        scheme = _first(request.headers.get("X-Forwarded-Proto")) or scheme
+        host = _first(request.headers.get("X-Forwarded-Host")) or host
+    if scheme not in ("http", "https") or not _HOST.match(host):
+        scheme, host = "http", f"{listen.host}:{listen.port}"  # never echo garbage
+    return f"{scheme}://{host}"
+
+
+def _first(value: str | None) -> str | None:
+    return value.split(",")[0].strip() if value else None

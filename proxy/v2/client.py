@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"image-v1-proxy/{__version__}"
 MEMBER_LOOKUPS_AT_ONCE = 8
+DATA_CHUNK = 64 * 1024
 
 
 class UpstreamError(Exception):
@@ -79,12 +80,53 @@ class Upstream:
     async def list_images(self, params, *, token: str | None, request_id: str) -> object:
         return await self._get_json(self.base / "v2" / "images", params, token, request_id)
 
+    async def get_image(self, image_id: str, *, token: str | None, request_id: str) -> object:
+        return await self._get_json(self._image_url(image_id), (), token, request_id)
+
+    async def open_image_data(self, image_id: str, *, token: str | None,
+                              request_id: str) -> aiohttp.ClientResponse:
+        """The upstream's answer to ``GET /v2/images/{id}/file``, headers read, body not:
+        the caller streams it with ``image_chunks`` and must ``close()`` it."""
+        # A download may last far longer than one API call: only silence is a timeout.
+        timeout = aiohttp.ClientTimeout(total=None, connect=self.settings.connect_timeout,
+                                        sock_read=self.settings.timeout)
+        try:
+            response = await self.session.get(
+                self._image_url(image_id) / "file", headers=self._headers(token, request_id),
+                allow_redirects=False, timeout=timeout)
+        except asyncio.TimeoutError:
+            raise UpstreamUnavailable("the upstream did not answer in time") from None
+        except aiohttp.ClientConnectionError as exc:
+            raise UpstreamUnavailable(
+                f"the upstream could not be reached ({type(exc).__name__})") from None
+        if response.status != 200:
+            try:
+                body = await self._read_limited(response)
+            finally:
+                response.close()
+            raise UpstreamStatus(response.status, body)
+        return response
+
+    @staticmethod
+    async def image_chunks(response: aiohttp.ClientResponse):
+        """The body of an ``open_image_data`` answer, chunk by chunk, failures named."""
+        try:
+            async for chunk in response.content.iter_chunked(DATA_CHUNK):
+                yield chunk
+        except asyncio.TimeoutError:
+            raise UpstreamUnavailable("the upstream stalled while sending image data") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamBroken(f"the image data broke off ({type(exc).__name__})") from None
+
+    def _image_url(self, image_id: str) -> URL:
+        return self.base / "v2" / "images" / image_id
+
     async def shared_with(self, image_ids, project: str, *, token: str | None,
                           request_id: str) -> frozenset[str]:
         """Which of ``image_ids`` have ``project`` as a member, in any member status."""
 
         async def is_member(image_id: str) -> bool:
-            url = self.base / "v2" / "images" / image_id / "members" / project
+            url = self._image_url(image_id) / "members" / project
             async with self._member_lookups:
                 status, body = await self._get(url, (), token, request_id)
             if status not in (200, 404):
@@ -121,15 +163,21 @@ class Upstream:
         except orjson.JSONDecodeError:
             raise UpstreamBroken("the upstream answered with a body that is not JSON") from None
 
-    async def _get(self, url: URL, params, token, request_id) -> tuple[int, bytes]:
+    @staticmethod
+    def _headers(token: str | None, request_id: str | None) -> dict[str, str]:
+        """All that reaches the upstream of a caller's request: its token and request id."""
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token is not None:
             headers["X-Auth-Token"] = token
         if request_id is not None:
             headers["X-Openstack-Request-Id"] = request_id
+        return headers
+
+    async def _get(self, url: URL, params, token, request_id) -> tuple[int, bytes]:
         try:
             async with self.session.get(
-                url.with_query(params), headers=headers, allow_redirects=False
+                url.with_query(params), headers=self._headers(token, request_id),
+                allow_redirects=False,
             ) as response:
                 body = await self._read_limited(response)
                 return response.status, body

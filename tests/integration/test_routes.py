@@ -1,0 +1,105 @@
+"""v1's routing and version discovery (reference glance-v1.md section 1), over real sockets."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from proxy.app import make_app
+from tests.support.scripted import proxy_settings
+
+V1_ENTRIES = [
+    {"id": "v1.1", "status": "DEPRECATED", "links": [{"rel": "self", "href": "{base}/v1/"}]},
+    {"id": "v1.0", "status": "DEPRECATED", "links": [{"rel": "self", "href": "{base}/v1/"}]},
+]
+
+
+def document(base):
+    return {"versions": orjson.loads(orjson.dumps(V1_ENTRIES).replace(b"{base}", base.encode()))}
+
+
+async def make_client(aiohttp_client, upstream, **env):
+    return await aiohttp_client(make_app(proxy_settings(str(upstream.server.make_url("")), **env)))
+
+
+@pytest.fixture
+async def client(aiohttp_client, upstream):
+    return await make_client(aiohttp_client, upstream)
+
+
+def base_of(client):
+    return f"http://{client.host}:{client.port}"
+
+
+@pytest.mark.parametrize("path", ["/", "/images", "/v2/images", "/v1.2/images/detail", "/v3"])
+async def test_paths_that_name_no_v1_version_answer_300_with_the_version_list(client, path):
+    response = await client.get(path)
+    assert response.status == 300
+    assert response.headers["Content-Type"] == "application/json"
+    assert orjson.loads(await response.read()) == document(base_of(client))
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/versions"), ("POST", "/versions"),
+                                          ("GET", "/versions/")])
+async def test_versions_answers_200_to_any_method_and_suffix(client, method, path):
+    response = await client.request(method, path)
+    assert response.status == 200
+    assert orjson.loads(await response.read()) == document(base_of(client))
+
+
+async def test_head_on_the_root_is_300_without_a_body(client):
+    response = await client.head("/")
+    assert response.status == 300 and await response.read() == b""
+
+
+async def test_public_url_setting_is_what_the_links_point_at(aiohttp_client, upstream):
+    client = await make_client(aiohttp_client, upstream, listen_public_url="https://image.example/")
+    response = await client.get("/versions", headers={"Host": "evil.example"})
+    assert orjson.loads(await response.read()) == document("https://image.example")
+
+
+async def test_forwarded_headers_count_only_when_trusted(aiohttp_client, upstream):
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "image.example, inner"}
+    untrusted = await make_client(aiohttp_client, upstream)
+    response = await untrusted.get("/versions", headers=forwarded)
+    assert orjson.loads(await response.read()) == document(base_of(untrusted))
+    trusted = await make_client(aiohttp_client, upstream, listen_trust_forwarded_headers="true")
+    response = await trusted.get("/versions", headers=forwarded)
+    assert orjson.loads(await response.read()) == document("https://image.example")
+
+
+async def test_a_host_header_that_is_not_a_host_is_never_echoed(client):
+    response = await client.get("/versions", headers={"Host": "<script>"})
+    assert b"<script>" not in await response.read()
+
+
+@pytest.mark.parametrize("prefix", ["/v1", "/v1.0", "/v1.1"])
+async def test_a_version_without_its_slash_redirects_to_v1_slash(client, prefix):
+    response = await client.get(prefix, allow_redirects=False)
+    assert response.status == 302
+    assert response.headers["Location"] == base_of(client) + "/v1/"
+    assert response.headers["Content-Type"] == "text/plain; charset=utf8"
+
+
+async def test_v1_slash_is_the_summary_list_for_any_method(client, upstream):
+    for method in ("GET", "POST", "DELETE"):
+        response = await client.request(method, "/v1/")
+        assert response.status == 200
+        assert set(orjson.loads(await response.read())["images"][0]) == {
+            "id", "name", "size", "disk_format", "container_format", "checksum"}
+
+
+@pytest.mark.parametrize("method, path, allow", [
+    ("HEAD", "/v1/images", "GET, POST"),
+    ("PATCH", "/v1/images", "GET, POST"),
+    ("PATCH", "/v1/images/3c3d1d01-b48a-4639-8a88-08be3b9b5d78", "GET, HEAD, PUT, DELETE"),
+])
+async def test_other_methods_get_405_with_v1s_allow(client, method, path, allow):
+    response = await client.request(method, path)
+    assert (response.status, response.headers["Allow"]) == (405, allow)
+
+
+async def test_unknown_paths_under_v1_are_404_and_unrouted_methods_501(client):
+    assert (await client.get("/v1/images/")).status == 404
+    assert (await client.get("/v1/images/x/file")).status == 404
+    assert (await client.request("COPY", "/v1/foo")).status == 501
