@@ -34,7 +34,7 @@ def rows_for(backend, *image_names):
             "Disk Format": image.disk_format,
             "Container Format": image.container_format,
             "Size": str(image.size) if image.size is not None else "",
-            "Status": "active" if image.data is not None else "queued",
+            "Status": image.status,
         })
     return rows
 

@@ -84,12 +84,19 @@ class Image:
     min_disk: int = 0
     protected: bool = False
     members: dict = field(default_factory=dict)
+    deactivated: bool = False
     id: str = ""
     v2: dict = field(default_factory=dict)  # the upstream's entity after loading
 
     @property
     def checksum(self):
         return hashlib.md5(self.data).hexdigest() if self.data is not None else None
+
+    @property
+    def status(self):
+        if self.data is None:
+            return "queued"
+        return "deactivated" if self.deactivated else "active"
 
     @property
     def size(self):
@@ -121,6 +128,7 @@ def catalogue() -> list[list[Image]]:
         Image("a-community", "projA", "community", "raw", data=b"abcd"),
         Image("a-shared-with-admin", "projA", "shared", "raw", data=b"abf",
               members={"admin": "pending"}),
+        Image("a-deactivated", "projA", "private", "raw", data=b"off", deactivated=True),
         Image("b-private", "projB", "private", "vhd", data=b"b" * 7, protected=True),
     ]
     pages = [Image(f"page-{i:02d}", "projC", "private", "raw", data=b"p" * (i + 1))
@@ -163,6 +171,8 @@ def _load_one(api: V2Api, image: Image) -> None:
     image.id = api.create(tok, **fields)["id"]
     if image.data is not None:
         api.upload(tok, image.id, image.data)
+    if image.deactivated:
+        api.ok("POST", f"/v2/images/{image.id}/actions/deactivate", tok)
     for member, status in image.members.items():
         api.add_member(tok, image.id, member)
         if status != "pending":

@@ -2,7 +2,7 @@
 
 import pytest
 
-from proxy.v1.errors import V1Error, render
+from proxy.v1.errors import render
 from proxy.v1.query import parse_list_query
 from proxy.v2.answers import UpstreamShapeError
 from proxy.v2.plan import ListPaging, plan_list
