@@ -1,0 +1,90 @@
+"""GET /v1/images/{id} streams: constant memory whatever the size, and a caller who stops
+reading stops the upstream transfer."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import tracemalloc
+
+from aiohttp import web
+
+from proxy.app import make_app
+from tests.support.scripted import V2_IMAGE, proxy_settings
+
+IMAGE_ID = V2_IMAGE["id"]
+CHUNK = b"x" * (1024 * 1024)
+
+
+class StreamingUpstream:
+    """An upstream whose file endpoint generates ``size`` bytes without holding them."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.sent = 0
+        self.stopped = asyncio.Event()
+
+    async def image(self, request):
+        return web.json_response(dict(V2_IMAGE, size=self.size, checksum=None))
+
+    async def data(self, request):
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = self.size
+        await response.prepare(request)
+        try:
+            while self.sent < self.size:
+                await response.write(CHUNK)
+                self.sent += len(CHUNK)
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.stopped.set()
+            raise
+        return response
+
+    async def versions(self, request):
+        return web.json_response({"versions": []})
+
+    def app(self):
+        app = web.Application(handler_args={"handler_cancellation": True})
+        app.router.add_get("/versions", self.versions)
+        app.router.add_get(f"/v2/images/{IMAGE_ID}", self.image)
+        app.router.add_get(f"/v2/images/{IMAGE_ID}/file", self.data)
+        return app
+
+
+async def start(aiohttp_server, aiohttp_client, size):
+    upstream = StreamingUpstream(size)
+    server = await aiohttp_server(upstream.app())
+    client = await aiohttp_client(make_app(proxy_settings(str(server.make_url("")))))
+    return upstream, client
+
+
+async def test_a_large_image_streams_in_constant_memory(aiohttp_server, aiohttp_client):
+    size = 256 * len(CHUNK)  # 256 MiB through the proxy
+    upstream, client = await start(aiohttp_server, aiohttp_client, size)
+    tracemalloc.start()
+    try:
+        response = await client.get(f"/v1/images/{IMAGE_ID}")
+        assert response.status == 200
+        assert response.headers["Content-Length"] == str(size)
+        digest, received = hashlib.md5(), 0
+        async for chunk in response.content.iter_chunked(256 * 1024):
+            digest.update(chunk)
+            received += len(chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert received == size
+    assert digest.hexdigest() == hashlib.md5(CHUNK * 256).hexdigest()
+    # Upstream, proxy and client all run in this process: a copy of the image would show.
+    assert peak < 32 * 1024 * 1024, f"peak traced memory {peak} bytes"
+
+
+async def test_a_caller_who_stops_reading_stops_the_upstream_transfer(aiohttp_server,
+                                                                      aiohttp_client):
+    size = 4096 * len(CHUNK)  # 4 GiB: far more than any buffer between the two
+    upstream, client = await start(aiohttp_server, aiohttp_client, size)
+    response = await client.get(f"/v1/images/{IMAGE_ID}")
+    await response.content.readexactly(8 * len(CHUNK))
+    response.close()  # the caller goes away
+    await asyncio.wait_for(upstream.stopped.wait(), timeout=10)
+    assert upstream.sent < size // 8
