@@ -15,7 +15,7 @@ from proxy.appkeys import KEYSTONE, REQUEST_ID, SETTINGS, UPSTREAM, VERSIONS
 from proxy.config import Settings
 from proxy.discovery import VersionWatch
 from proxy.keystone import Keystone
-from proxy.v1.errors import V1Error, method_not_allowed, render
+from proxy.v1.errors import V1Error, render
 from proxy.v2.client import Upstream, UpstreamBroken, UpstreamUnavailable
 from proxy.v2.answers import UpstreamShapeError
 
@@ -59,6 +59,10 @@ def _add_routes(router: web.UrlDispatcher) -> None:
         router.add_put(one, handlers.not_yet)
         router.add_delete(one, handlers.not_yet)
         router.add_route("*", one, handlers.reject("GET, HEAD, PUT, DELETE"))
+        # Members (v1 section 5) are not translated yet: say so rather than 404.
+        router.add_route("*", f"{one}/members", handlers.not_yet)
+        router.add_route("*", f"{one}/members/{{member}}", handlers.not_yet)
+        router.add_route("*", f"{prefix}/shared-images/{{member}}", handlers.not_yet)
     router.add_route("*", "/versions", handlers.versions)
     router.add_route("*", "/versions/{tail:.*}", handlers.versions)
     # Whatever names no v1 version is answered by version negotiation, never forwarded.
@@ -112,16 +116,18 @@ _ROUTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"})
 
 
 def _router_error(request: web.Request, exc: web.HTTPException) -> V1Error:
-    if isinstance(exc, web.HTTPMethodNotAllowed):
-        return method_not_allowed(request.method, ", ".join(sorted(exc.allowed_methods)))
-    # v1's router: no route is a 404, except for methods it never routed (501).
+    # Every route answers every method (v1's 405s are routes of their own), so the router
+    # only ever misses a path: v1 said 404, or 501 for methods it never routed.
     return V1Error(404 if request.method in _ROUTED_METHODS else 501)
 
 
 def error_response(request: web.Request, error: V1Error) -> web.Response:
-    content_type, body = render(error, request.headers.get("Accept"))
     response = web.Response(status=error.status, headers=dict(error.headers))
+    if request.method == "HEAD":
+        # v1's HEAD errors had no body, and WebOb's defaults for a type (reference 6.1).
+        response.headers["Content-Type"] = (
+            "text/html; charset=UTF-8" if error.status == 405 else "text/plain; charset=UTF-8")
+        return response
+    content_type, response.body = render(error, request.headers.get("Accept"))
     response.headers["Content-Type"] = content_type
-    if request.method != "HEAD":  # v1's HEAD errors have no body
-        response.body = body
     return response

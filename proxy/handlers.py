@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 
 import orjson
 from aiohttp import web
@@ -13,7 +12,7 @@ from multidict import CIMultiDict
 from proxy.appkeys import KEYSTONE, REQUEST_ID, SETTINGS, UPSTREAM
 from proxy.v1.errors import V1Error, method_not_allowed
 from proxy.v1.images import download_refusal, meta_headers, to_v1_image, to_v1_summary
-from proxy.v1.query import parse_list_query, query_pairs
+from proxy.v1.query import canonical_uuid, parse_list_query, query_pairs
 from proxy.v1.versions import version_document
 from proxy.v2.answers import image_of
 from proxy.v2.client import UpstreamError, UpstreamStatus
@@ -82,6 +81,7 @@ async def image_meta(request: web.Request) -> web.Response:
     image = to_v1_image(await _v2_image(request))
     response = web.Response(headers=CIMultiDict(meta_headers(image)))
     response.headers["Content-Type"] = "text/html; charset=UTF-8"  # WebOb's default
+    response.headers["Content-Length"] = "0"
     return response
 
 
@@ -94,7 +94,7 @@ async def image_data(request: web.Request) -> web.StreamResponse:
         raise refusal
     response = web.StreamResponse(headers=CIMultiDict(meta_headers(image)))
     response.content_type = "application/octet-stream"
-    if not image["size"]:  # v1 answered an empty image without touching the store
+    if image["size"] == 0:  # v1 answered an empty image without touching the store
         response.content_length = 0
         await response.prepare(request)
         return response
@@ -106,19 +106,29 @@ async def image_data(request: web.Request) -> web.StreamResponse:
         if error.status == 204:  # v2: no data stored
             raise V1Error(404, detail=f"Image {image_id} is not active") from None
         raise _image_error(image_id, error) from None
+    expected = data.content_length or image["size"]  # None: the answer is chunked
+    sent, complete = 0, False
     try:
-        response.content_length = data.content_length or image["size"]
+        response.content_length = expected
         await response.prepare(request)
         async for chunk in upstream.image_chunks(data):
             await response.write(chunk)
+            sent += len(chunk)
+        complete = expected is None or sent == expected
+        if not complete:
+            log.warning("%s %s: corrupt image download: %d of %d bytes", request[REQUEST_ID],
+                        request.path, sent, expected)
     except UpstreamError as exc:
-        # The status line is sent: all that is left is to cut the body short, as v1 did.
-        log.warning("%s %s: %s", request[REQUEST_ID], request.path, exc)
-        response.force_close()
+        log.warning("%s %s: %s after %d bytes", request[REQUEST_ID], request.path, exc, sent)
     except ConnectionResetError:
         pass  # the caller left; closing the upstream answer stops its transfer
     finally:
-        data.close()
+        # A fully read answer lets its connection be reused; anything else must not.
+        data.release() if complete else data.close()
+    if not complete and request.transport is not None:
+        # The status line is sent: cut the connection so that the caller sees a broken
+        # transfer, never a body that merely looks complete (v1 cut it too).
+        request.transport.abort()
     return response
 
 
@@ -136,7 +146,7 @@ async def _v2_image(request: web.Request) -> dict:
 
 def _is_image_id(value: str) -> bool:
     try:
-        return str(uuid.UUID(value)) == value
+        return canonical_uuid(value) == value
     except ValueError:
         return False
 

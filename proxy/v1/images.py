@@ -6,6 +6,7 @@ properties at the top level beside its own fields; v1 nests them under ``propert
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from proxy.v1.errors import V1Error
@@ -98,6 +99,7 @@ _HEADER_FIELDS = (
     "min_disk", "min_ram", "owner", "is_public", "protected", "deleted", "created_at",
     "updated_at", "deleted_at", "virtual_size",
 )
+_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # RFC 9110 token characters
 _UNSENDABLE = str.maketrans({c: " " for c in map(chr, [*range(32), 127])})
 
 
@@ -110,7 +112,9 @@ def meta_headers(v1_image: dict) -> list[tuple[str, str]]:
         if value is not None:
             headers.append((f"x-image-meta-{field}", _header_value(value)))
     for name, value in v1_image["properties"].items():
-        if value is not None:
+        # v2 accepts property names no header name can carry (spaces, CR/LF, non-ASCII):
+        # those are left out of the headers; the JSON lists still show them.
+        if value is not None and _TOKEN.match(name):
             headers.append((f"x-image-meta-property-{name.lower()}", _header_value(value)))
     if v1_image["checksum"] is not None:
         headers.append(("ETag", v1_image["checksum"]))

@@ -9,6 +9,7 @@ an error status -> whatever v1 would have said (proxy.v2.errors).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import aiohttp
@@ -90,21 +91,18 @@ class Upstream:
         # A download may last far longer than one API call: only silence is a timeout.
         timeout = aiohttp.ClientTimeout(total=None, connect=self.settings.connect_timeout,
                                         sock_read=self.settings.timeout)
-        try:
+        # identity: the bytes must arrive as stored, so that lengths and checksums hold.
+        headers = {**self._headers(token, request_id), "Accept-Encoding": "identity"}
+        with _failures_named():
             response = await self.session.get(
-                self._image_url(image_id) / "file", headers=self._headers(token, request_id),
+                self._image_url(image_id) / "file", headers=headers,
                 allow_redirects=False, timeout=timeout)
-        except asyncio.TimeoutError:
-            raise UpstreamUnavailable("the upstream did not answer in time") from None
-        except aiohttp.ClientConnectionError as exc:
-            raise UpstreamUnavailable(
-                f"the upstream could not be reached ({type(exc).__name__})") from None
-        if response.status != 200:
-            try:
-                body = await self._read_limited(response)
-            finally:
-                response.close()
-            raise UpstreamStatus(response.status, body)
+            if response.status != 200:
+                try:
+                    body = await self._read_limited(response)
+                finally:
+                    response.close()
+                raise UpstreamStatus(response.status, body)
         return response
 
     @staticmethod
@@ -174,22 +172,13 @@ class Upstream:
         return headers
 
     async def _get(self, url: URL, params, token, request_id) -> tuple[int, bytes]:
-        try:
+        with _failures_named():
             async with self.session.get(
                 url.with_query(params), headers=self._headers(token, request_id),
                 allow_redirects=False,
             ) as response:
                 body = await self._read_limited(response)
                 return response.status, body
-        except asyncio.TimeoutError:
-            raise UpstreamUnavailable("the upstream did not answer in time") from None
-        except aiohttp.ClientConnectionError as exc:
-            # Includes refused, reset and payload errors; name the kind, not the address.
-            raise UpstreamUnavailable(
-                f"the upstream could not be reached ({type(exc).__name__})"
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamBroken(f"the upstream answer was unreadable ({type(exc).__name__})") from None
 
     async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes:
         limit = self.settings.max_body_bytes
@@ -202,3 +191,18 @@ class Upstream:
                 raise UpstreamBroken("the upstream answer is larger than upstream.max_body_bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+@contextlib.contextmanager
+def _failures_named():
+    """Every way an upstream call fails, as one of our named errors: the kind of failure,
+    never the address."""
+    try:
+        yield
+    except asyncio.TimeoutError:
+        raise UpstreamUnavailable("the upstream did not answer in time") from None
+    except aiohttp.ClientConnectionError as exc:  # refused, reset, disconnected
+        raise UpstreamUnavailable(
+            f"the upstream could not be reached ({type(exc).__name__})") from None
+    except aiohttp.ClientError as exc:
+        raise UpstreamBroken(f"the upstream answer was unreadable ({type(exc).__name__})") from None

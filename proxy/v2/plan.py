@@ -22,6 +22,8 @@ from proxy.v2.errors import upstream_message, v1_error_from_upstream
 # carry these names anyway.
 _V2_QUERY_KEYS = V2_OWN_FIELDS | {
     "limit", "marker", "sort", "sort_key", "sort_dir", "member_status", "tag", "changes-since",
+    # attributes of Glance's Image model: v2 filters on them as columns (500 for these)
+    "properties", "members", "tags", "metadata",
 }
 
 # v1 shows uploading/importing images as saving (proxy.v1.images), so a filter on
@@ -45,6 +47,11 @@ class Narrowing:
     as_user_of: str | None = None
     public: bool | None = None
     properties: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def matches_nothing(self) -> bool:
+        """A property filter on a v2 field: no custom property can carry that name."""
+        return any(key in V2_OWN_FIELDS for key, _ in self.properties)
 
     def needs_membership(self, image: dict) -> bool:
         """Whether keeping ``image`` depends on the admin's project being one of its members."""
@@ -170,8 +177,9 @@ class ListPaging:
             image for image in page if narrowing.keeps(image, shared_with_caller)]
         wanted = self.plan.limit - len(self.images)
         self.images.extend(kept[:wanted])
-        if len(self.images) >= self.plan.limit or not page or "next" not in body:
-            return None
+        if (len(self.images) >= self.plan.limit or not page or "next" not in body
+                or (narrowing is not None and narrowing.matches_nothing)):
+            return None  # (a filter that matches nothing still asked once: token, marker)
         return self._request(page[-1]["id"], self.plan.limit - len(self.images))
 
     def error(self, status: int, body: bytes) -> V1Error:

@@ -7,6 +7,9 @@ import asyncio
 import hashlib
 import tracemalloc
 
+import aiohttp
+import pytest
+
 from aiohttp import web
 
 from proxy.app import make_app
@@ -17,24 +20,37 @@ CHUNK = b"x" * (1024 * 1024)
 
 
 class StreamingUpstream:
-    """An upstream whose file endpoint generates ``size`` bytes without holding them."""
+    """An upstream whose file endpoint generates ``size`` bytes without holding them.
 
-    def __init__(self, size: int):
+    ``announced``: the size its image record claims (default: ``size``); ``chunked``: send
+    no Content-Length; ``break_after``: drop the connection after that many bytes."""
+
+    def __init__(self, size: int, *, announced="same", chunked=False, break_after=None):
         self.size = size
+        self.announced = size if announced == "same" else announced
+        self.chunked = chunked
+        self.break_after = break_after
         self.sent = 0
+        self.data_requests = 0
         self.stopped = asyncio.Event()
 
     async def image(self, request):
-        return web.json_response(dict(V2_IMAGE, size=self.size, checksum=None))
+        return web.json_response(dict(V2_IMAGE, size=self.announced, checksum=None))
 
     async def data(self, request):
+        self.data_requests += 1
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
-        response.content_length = self.size
+        if not self.chunked:
+            response.content_length = self.size
         await response.prepare(request)
         try:
             while self.sent < self.size:
-                await response.write(CHUNK)
-                self.sent += len(CHUNK)
+                if self.break_after is not None and self.sent >= self.break_after:
+                    request.transport.abort()
+                    return response
+                piece = CHUNK[: self.size - self.sent]
+                await response.write(piece)
+                self.sent += len(piece)
         except (ConnectionResetError, asyncio.CancelledError):
             self.stopped.set()
             raise
@@ -51,8 +67,8 @@ class StreamingUpstream:
         return app
 
 
-async def start(aiohttp_server, aiohttp_client, size):
-    upstream = StreamingUpstream(size)
+async def start(aiohttp_server, aiohttp_client, size, **behaviour):
+    upstream = StreamingUpstream(size, **behaviour)
     server = await aiohttp_server(upstream.app())
     client = await aiohttp_client(make_app(proxy_settings(str(server.make_url("")))))
     return upstream, client
@@ -87,4 +103,36 @@ async def test_a_caller_who_stops_reading_stops_the_upstream_transfer(aiohttp_se
     await response.content.readexactly(8 * len(CHUNK))
     response.close()  # the caller goes away
     await asyncio.wait_for(upstream.stopped.wait(), timeout=10)
-    assert upstream.sent < size // 8
+    # What is in flight between the two (socket buffers) is a few MiB, not the image.
+    assert upstream.sent < 64 * len(CHUNK)
+
+
+async def test_an_empty_image_is_an_empty_body_without_asking_for_data(aiohttp_server,
+                                                                     aiohttp_client):
+    upstream, client = await start(aiohttp_server, aiohttp_client, 0)
+    response = await client.get(f"/v1/images/{IMAGE_ID}")
+    assert (response.status, response.headers["Content-Length"], await response.read()) == (
+        200, "0", b"")
+    assert upstream.data_requests == 0
+
+
+async def test_an_image_of_unknown_size_streams_as_it_comes(aiohttp_server, aiohttp_client):
+    upstream, client = await start(aiohttp_server, aiohttp_client, 3 * len(CHUNK) + 5,
+                                   announced=None, chunked=True)
+    response = await client.get(f"/v1/images/{IMAGE_ID}")
+    assert response.status == 200 and "x-image-meta-size" not in response.headers
+    assert len(await response.read()) == 3 * len(CHUNK) + 5
+
+
+@pytest.mark.parametrize("behaviour", [
+    {"break_after": 2 * len(CHUNK)},                      # announced length, then a break
+    {"break_after": 2 * len(CHUNK), "chunked": True},     # chunked, then a break
+    {"announced": 8 * len(CHUNK), "chunked": True},       # chunked, shorter than the image
+])
+async def test_data_that_breaks_off_is_a_broken_transfer_never_a_complete_looking_body(
+        aiohttp_server, aiohttp_client, behaviour):
+    upstream, client = await start(aiohttp_server, aiohttp_client, 4 * len(CHUNK), **behaviour)
+    response = await client.get(f"/v1/images/{IMAGE_ID}")
+    assert response.status == 200  # sent before the break: only the body can tell
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await response.read()

@@ -103,3 +103,23 @@ async def test_unknown_paths_under_v1_are_404_and_unrouted_methods_501(client):
     assert (await client.get("/v1/images/")).status == 404
     assert (await client.get("/v1/images/x/file")).status == 404
     assert (await client.request("COPY", "/v1/foo")).status == 501
+
+
+async def test_errors_of_the_by_id_routes_follow_accept_and_head_has_no_body(client, upstream):
+    # The scripted upstream has no /v2/images/{id}: it answers 404 as Glance would.
+    path = "/v1/images/00000000-0000-0000-0000-000000000000"
+    as_json = await client.get(path, headers={"Accept": "application/json"})
+    assert as_json.status == 404
+    assert orjson.loads(await as_json.read())["message"] == (
+        "The resource could not be found.<br /><br />\nImage with identifier "
+        "00000000-0000-0000-0000-000000000000 not found\n\n")
+    head = await client.head(path, headers={"Accept": "*/*"})
+    assert (head.status, head.headers["Content-Type"], await head.read()) == (
+        404, "text/plain; charset=UTF-8", b"")
+
+
+@pytest.mark.parametrize("path", ["/v1/images/3c3d1d01-b48a-4639-8a88-08be3b9b5d78/members",
+                                  "/v1/images/3c3d1d01-b48a-4639-8a88-08be3b9b5d78/members/t2",
+                                  "/v1/shared-images/t2"])
+async def test_member_routes_say_they_are_not_translated_yet(client, path):
+    assert (await client.get(path)).status == 501

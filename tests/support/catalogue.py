@@ -85,6 +85,7 @@ class Image:
     protected: bool = False
     members: dict = field(default_factory=dict)
     deactivated: bool = False
+    hidden: bool = False  # os_hidden: loaded only where the upstream has it (v2.7+)
     id: str = ""
     v2: dict = field(default_factory=dict)  # the upstream's entity after loading
 
@@ -129,6 +130,7 @@ def catalogue() -> list[list[Image]]:
         Image("a-shared-with-admin", "projA", "shared", "raw", data=b"abf",
               members={"admin": "pending"}),
         Image("a-deactivated", "projA", "private", "raw", data=b"off", deactivated=True),
+        Image("a-hidden", "projA", "private", "raw", data=b"hid", hidden=True),
         Image("b-private", "projB", "private", "vhd", data=b"b" * 7, protected=True),
     ]
     pages = [Image(f"page-{i:02d}", "projC", "private", "raw", data=b"p" * (i + 1))
@@ -147,11 +149,15 @@ class Loaded:
 
 def load(url: str) -> Loaded:
     api = V2Api(url)
+    versions = [v["id"] for v in api.ok("GET", "/versions", ADMIN)["versions"]]
+    has_hidden = any(int(v.split(".")[1]) >= 7 for v in versions if v.startswith("v2."))
     images: dict[str, Image] = {}
     marks = []
     groups = catalogue()
     for number, group in enumerate(groups):
         for image in group:
+            if image.hidden and not has_hidden:
+                continue
             _load_one(api, image)
             images[image.name] = image
         if number < len(groups) - 1:
@@ -168,6 +174,8 @@ def _load_one(api: V2Api, image: Image) -> None:
               "container_format": image.container_format, "visibility": image.visibility,
               "min_ram": image.min_ram, "min_disk": image.min_disk,
               "protected": image.protected, **image.properties}
+    if image.hidden:
+        fields["os_hidden"] = True
     image.id = api.create(tok, **fields)["id"]
     if image.data is not None:
         api.upload(tok, image.id, image.data)

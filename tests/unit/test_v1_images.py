@@ -154,3 +154,9 @@ def test_data_of_deactivated_images_is_forbidden_and_of_other_statuses_not_found
         assert (refusal.status, refusal.detail) == (
             404, "Image 3c3d1d01-b48a-4639-8a88-08be3b9b5d78 is not active")
     assert download_refusal(to_v1_image(V2_CIRROS)) is None
+
+
+def test_property_names_no_header_can_carry_are_left_out_of_the_headers():
+    v2 = dict(V2_CIRROS, **{"a b": "1", "a\r\nb": "2", "café": "3", "": "4", "ok-Name_1.x": "5"})
+    names = [name for name, _ in meta_headers(to_v1_image(v2)) if "property" in name]
+    assert names == ["x-image-meta-property-ok-name_1.x"]

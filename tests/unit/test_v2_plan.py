@@ -65,7 +65,8 @@ def filtered(plan, *images, shared=frozenset()):
     return [image["id"] for image in paging.images]
 
 
-@pytest.mark.parametrize("key", ["limit", "tag", "member_status", "disk_size_max", "ram_min"])
+@pytest.mark.parametrize("key", ["limit", "tag", "member_status", "disk_size_max", "ram_min",
+                                 "properties", "members"])
 def test_property_filter_v2_would_read_as_its_own_is_checked_image_by_image(key):
     plan = plan_for((f"property-{key}", "x"))
     assert (key, "x") not in plan.params
@@ -76,6 +77,26 @@ def test_property_filter_v2_would_read_as_its_own_is_checked_image_by_image(key)
 def test_property_filter_on_a_v2_field_matches_nothing_as_no_custom_property_has_that_name(key):
     plan = plan_for((f"property-{key}", "x"))
     assert filtered(plan, {"id": "a", key: "x"}) == []
+
+
+def test_a_filter_that_matches_nothing_asks_the_upstream_once_not_the_whole_catalogue():
+    paging = ListPaging(plan_for(("property-owner", "x")))
+    paging.first_request()
+    assert paging.feed({"images": [{"id": "a"}], "next": "/v2/images?marker=a"}) is None
+
+
+def test_narrowed_lists_page_on_until_the_v1_page_is_full():
+    paging = ListPaging(plan_for(("is_public", "false"), ("limit", "3")))
+    assert dict(paging.first_request())["limit"] == "1000"
+    second = paging.feed({"images": [{"id": "p1", "visibility": "public"},
+                                     {"id": "a", "visibility": "private"}], "next": "x"})
+    assert dict(second)["marker"] == "a"
+    third = paging.feed({"images": [{"id": "p2", "visibility": "public"}], "next": "y"})
+    assert dict(third)["marker"] == "p2"
+    assert paging.feed({"images": [{"id": "b", "visibility": "shared"},
+                                   {"id": "c", "visibility": "community"},
+                                   {"id": "d", "visibility": "private"}], "next": "z"}) is None
+    assert [i["id"] for i in paging.images] == ["a", "b", "c"]
 
 
 def test_paging_stops_at_once_when_the_first_page_fills_the_limit():
