@@ -126,28 +126,22 @@ def test_download_streams_the_bytes_with_v1s_headers(proxy, backend):
     assert headers["x-image-meta-is_public"] == "True"
 
 
-def test_download_of_what_the_caller_cannot_see_is_404_naming_the_id(proxy, backend):
-    image = backend.loaded.images["a-private"]
-    status, _, body = get(proxy, f"/v1/images/{image.id}", token("projB"))
-    assert (status, body.decode()) == (
-        404, f"404 Not Found\n\nThe resource could not be found.\n\n Image with identifier "
-        f"{image.id} not found  ")
+NOT_FOUND = "404 Not Found\n\nThe resource could not be found.\n\n "
+FORBIDDEN = "403 Forbidden\n\nAccess was denied to this resource.\n\n "
 
 
-def test_download_of_a_queued_image_is_404_not_active(proxy, backend):
-    image = backend.loaded.images["a-queued"]
-    status, _, body = get(proxy, f"/v1/images/{image.id}", token("projA"))
-    assert (status, body.decode()) == (
-        404, f"404 Not Found\n\nThe resource could not be found.\n\n Image {image.id} is not "
-        "active  ")
+@pytest.mark.parametrize("name, project, expected", [
+    ("a-private", "projB", (404, NOT_FOUND + "Image with identifier {id} not found  ")),
+    ("a-queued", "projA", (404, NOT_FOUND + "Image {id} is not active  ")),
+    ("a-deactivated", "projA", (403, FORBIDDEN + "Image {id} is deactivated  ")),
+])
+def test_downloads_v1_refused_are_refused_with_v1s_words(proxy, backend, name, project, expected):
+    image = backend.loaded.images[name]
+    status, _, body = get(proxy, f"/v1/images/{image.id}", token(project))
+    assert (status, body.decode()) == (expected[0], expected[1].format(id=image.id))
 
 
-def test_download_of_a_deactivated_image_is_403_while_head_shows_it(proxy, backend):
-    image = backend.loaded.images["a-deactivated"]
-    status, _, body = get(proxy, f"/v1/images/{image.id}", token("projA"))
-    assert (status, body.decode()) == (
-        403, f"403 Forbidden\n\nAccess was denied to this resource.\n\n Image {image.id} is "
-        "deactivated  ")
+def test_head_shows_a_deactivated_image(proxy, backend):
     status, headers, _ = head(proxy, "a-deactivated", backend, "projA")
     assert (status, headers["x-image-meta-status"]) == (200, "deactivated")
 
