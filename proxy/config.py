@@ -42,6 +42,8 @@ class UpstreamSettings:
     connect_timeout: float = 5.0
     timeout: float = 30.0
     max_connections: int = 100
+    retries: int = 2
+    retry_backoff: float = 0.05
     max_body_bytes: int = 32 * 1024 * 1024
     version_refresh_interval: float = 300.0
 
@@ -183,6 +185,10 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
     for key in ("max_connections", "max_body_bytes"):
         if getattr(settings.upstream, key) < 1:
             raise ConfigError(f"upstream.{key}", "must be at least 1")
+    if not 0 <= settings.upstream.retries <= 10:
+        raise ConfigError("upstream.retries", "must be between 0 and 10")
+    if settings.upstream.retry_backoff < 0:
+        raise ConfigError("upstream.retry_backoff", "must be 0 or more")
     listing = settings.listing
     if not 1 <= listing.max_limit <= MAX_LIMIT:
         raise ConfigError("listing.max_limit",

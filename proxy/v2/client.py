@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 
 import aiohttp
 import orjson
@@ -33,6 +34,11 @@ class UpstreamError(Exception):
 
 class UpstreamUnavailable(UpstreamError):
     """Refused, reset, unresolvable or timed out: v1 says 503."""
+
+
+class UpstreamUnreachable(UpstreamUnavailable):
+    """No answer because the connection failed (refused, reset, dropped): a GET is safe
+    to try again."""
 
 
 class UpstreamBroken(UpstreamError):
@@ -93,16 +99,21 @@ class Upstream:
                                         sock_read=self.settings.timeout)
         # identity: the bytes must arrive as stored, so that lengths and checksums hold.
         headers = {**self._headers(token, request_id), "Accept-Encoding": "identity"}
-        with _failures_named():
-            response = await self.session.get(
-                self._image_url(image_id) / "file", headers=headers,
-                allow_redirects=False, timeout=timeout)
-            if response.status != 200:
-                try:
+
+        async def attempt() -> aiohttp.ClientResponse:
+            with _failures_named():
+                return await self.session.get(self._image_url(image_id) / "file",
+                                              headers=headers, allow_redirects=False,
+                                              timeout=timeout)
+
+        response = await self._with_retries(attempt)
+        if response.status != 200:
+            try:
+                with _failures_named():
                     body = await self._read_limited(response)
-                finally:
-                    response.close()
-                raise UpstreamStatus(response.status, body)
+            finally:
+                response.close()
+            raise UpstreamStatus(response.status, body)
         return response
 
     @staticmethod
@@ -172,13 +183,28 @@ class Upstream:
         return headers
 
     async def _get(self, url: URL, params, token, request_id) -> tuple[int, bytes]:
-        with _failures_named():
-            async with self.session.get(
-                url.with_query(params), headers=self._headers(token, request_id),
-                allow_redirects=False,
-            ) as response:
-                body = await self._read_limited(response)
-                return response.status, body
+        async def attempt() -> tuple[int, bytes]:
+            with _failures_named():
+                async with self.session.get(
+                    url.with_query(params), headers=self._headers(token, request_id),
+                    allow_redirects=False,
+                ) as response:
+                    return response.status, await self._read_limited(response)
+
+        return await self._with_retries(attempt)
+
+    async def _with_retries(self, attempt):
+        """``attempt()`` (a GET: idempotent), tried again after a connection failure, at most
+        ``upstream.retries`` more times, with full-jitter exponential backoff. Timeouts are
+        not retried: the caller has already waited. (Within one try aiohttp itself resends
+        a GET once, at once, when a reused connection turns out to be dropped.)"""
+        for tried in range(self.settings.retries + 1):
+            try:
+                return await attempt()
+            except UpstreamUnreachable:
+                if tried == self.settings.retries:
+                    raise
+                await asyncio.sleep(random.uniform(0, self.settings.retry_backoff * 2 ** tried))
 
     async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes:
         limit = self.settings.max_body_bytes
@@ -202,7 +228,7 @@ def _failures_named():
     except asyncio.TimeoutError:
         raise UpstreamUnavailable("the upstream did not answer in time") from None
     except aiohttp.ClientConnectionError as exc:  # refused, reset, disconnected
-        raise UpstreamUnavailable(
+        raise UpstreamUnreachable(
             f"the upstream could not be reached ({type(exc).__name__})") from None
     except aiohttp.ClientError as exc:
         raise UpstreamBroken(f"the upstream answer was unreadable ({type(exc).__name__})") from None
