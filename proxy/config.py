@@ -56,6 +56,7 @@ class ListingSettings:
 
 @dataclass(frozen=True)
 class IdentitySettings:
+    require_token: bool = True
     keystone_url: str = ""
     admin_roles: str = "admin"
     cache_seconds: float = 60.0

@@ -58,7 +58,9 @@ async def start_demo_upstream(settings: Settings):
     await site.start()
     port = runner.addresses[0][1]
     upstream = dataclasses.replace(settings.upstream, url=f"http://127.0.0.1:{port}")
+    # The demo upstream lets anyone in (as the lab's auth does), so that curl just works.
+    identity = dataclasses.replace(settings.identity, require_token=False)
     try:
-        yield dataclasses.replace(settings, upstream=upstream)
+        yield dataclasses.replace(settings, upstream=upstream, identity=identity)
     finally:
         await runner.cleanup()

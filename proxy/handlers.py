@@ -10,6 +10,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from proxy.appkeys import KEYSTONE, REQUEST_ID, SETTINGS, UPSTREAM
+from proxy.keystone import TokenRejected
 from proxy.v1.errors import V1Error, method_not_allowed
 from proxy.v1.images import download_refusal, meta_headers, to_v1_image, to_v1_summary
 from proxy.v1.query import canonical_uuid, parse_list_query, query_pairs
@@ -41,25 +42,40 @@ async def _listing(request: web.Request, shape) -> web.Response:
         default_limit=listing.default_limit,
         max_limit=listing.max_limit,
     )
-    paging = ListPaging(plan_list(query, admin_project=await _admin_project(request)))
-    await _page_through(request, paging)
+    token, admin_project = await _caller(request)
+    paging = ListPaging(plan_list(query, admin_project=admin_project))
+    await _page_through(request, paging, token)
     body = orjson.dumps({"images": [shape(image) for image in paging.images]})
     return web.Response(body=body, content_type="application/json")
 
 
-async def _admin_project(request: web.Request) -> str | None:
-    """The caller's project when Keystone is configured and says the caller is an admin."""
+async def _caller(request: web.Request) -> tuple[str | None, str | None]:
+    """The caller's token, and its project when Keystone says the caller is an admin.
+
+    No token is a 401 (unless ``identity.require_token`` is off), as is a token that is not
+    printable ASCII (no token service issues one) or one Keystone refuses: v1's auth
+    answered these before anything else.
+    """
+    token = request.headers.get("X-Auth-Token")
+    identity = request.app[SETTINGS].identity
+    if token is None:
+        if identity.require_token:
+            raise V1Error(401)
+        return None, None
+    if not (token.isascii() and token.isprintable()):
+        raise V1Error(401)
     keystone = request.app[KEYSTONE]
-    token = caller_token(request)
-    if keystone is None or not token:
-        return None
-    caller = await keystone.caller(token)
-    return caller.project if caller is not None and keystone.is_admin(caller) else None
+    if keystone is None:
+        return token, None
+    try:
+        who = await keystone.caller(token)
+    except TokenRejected:
+        raise V1Error(401) from None
+    return token, who.project if who is not None and keystone.is_admin(who) else None
 
 
-async def _page_through(request: web.Request, paging: ListPaging) -> None:
+async def _page_through(request: web.Request, paging: ListPaging, token: str | None) -> None:
     upstream = request.app[UPSTREAM]
-    token = caller_token(request)
     request_id = request[REQUEST_ID]
     params = paging.first_request()
     while params is not None:
@@ -78,7 +94,8 @@ async def _page_through(request: web.Request, paging: ListPaging) -> None:
 
 async def image_meta(request: web.Request) -> web.Response:
     """HEAD /v1/images/{id}: the metadata as x-image-meta-* headers (v2 has no HEAD: GET)."""
-    image = to_v1_image(await _v2_image(request))
+    token, _ = await _caller(request)
+    image = to_v1_image(await _v2_image(request, token))
     response = web.Response(headers=CIMultiDict(meta_headers(image)))
     response.headers["Content-Type"] = "text/html; charset=UTF-8"  # WebOb's default
     response.headers["Content-Length"] = "0"
@@ -88,7 +105,8 @@ async def image_meta(request: web.Request) -> web.Response:
 async def image_data(request: web.Request) -> web.StreamResponse:
     """GET /v1/images/{id}: the data, streamed from v2's file endpoint in constant memory."""
     image_id = request.match_info["image_id"]
-    image = to_v1_image(await _v2_image(request))
+    token, _ = await _caller(request)
+    image = to_v1_image(await _v2_image(request, token))
     refusal = download_refusal(image)
     if refusal is not None:
         raise refusal
@@ -100,8 +118,8 @@ async def image_data(request: web.Request) -> web.StreamResponse:
         return response
     upstream = request.app[UPSTREAM]
     try:
-        data = await upstream.open_image_data(
-            image_id, token=caller_token(request), request_id=request[REQUEST_ID])
+        data = await upstream.open_image_data(image_id, token=token,
+                                              request_id=request[REQUEST_ID])
     except UpstreamStatus as error:
         if error.status == 204:  # v2: no data stored
             raise V1Error(404, detail=f"Image {image_id} is not active") from None
@@ -132,13 +150,13 @@ async def image_data(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _v2_image(request: web.Request) -> dict:
+async def _v2_image(request: web.Request, token: str | None) -> dict:
     image_id = request.match_info["image_id"]
     if not _is_image_id(image_id):  # v2 ids are UUIDs: anything else cannot exist
         raise _not_found(image_id)
     try:
         body = await request.app[UPSTREAM].get_image(
-            image_id, token=caller_token(request), request_id=request[REQUEST_ID])
+            image_id, token=token, request_id=request[REQUEST_ID])
     except UpstreamStatus as error:
         raise _image_error(image_id, error) from None
     return image_of(body)
@@ -206,15 +224,6 @@ async def not_yet(request: web.Request) -> web.Response:
 
 
 # ------------------------------------------------------------------ caller
-
-def caller_token(request: web.Request) -> str | None:
-    """The caller's ``X-Auth-Token``. Token services issue printable ASCII; anything else
-    cannot authenticate, and v1 answered 401 for it without looking further."""
-    token = request.headers.get("X-Auth-Token")
-    if token is not None and not (token.isascii() and token.isprintable()):
-        raise V1Error(401)
-    return token
-
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$")
 

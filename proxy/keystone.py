@@ -31,6 +31,13 @@ _CACHE_MAX = 10_000
 _BODY_MAX = 1024 * 1024  # a token document without its catalogue is a few kilobytes
 
 
+class TokenRejected(Exception):
+    """Keystone says the token is not (or no longer) valid: v1 answered 401."""
+
+
+_REJECTED = object()  # cached for tokens Keystone refused
+
+
 @dataclass(frozen=True)
 class Caller:
     project: str
@@ -65,28 +72,39 @@ class Keystone:
 
     async def caller(self, token: str) -> Caller | None:
         """The caller behind ``token``, or None when Keystone cannot say (the listing then
-        keeps the upstream's own scope)."""
+        keeps the upstream's own scope); TokenRejected when Keystone refuses the token."""
         key = hashlib.sha256(token.encode()).digest()
-        cached = self._cache.get(key)
         now = time.monotonic()
+        cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
-            return cached[1]
+            found = cached[1]
+        else:
+            found = await self._ask(token)
+            if found is not None:  # no answer is asked again next time
+                if len(self._cache) >= _CACHE_MAX:
+                    self._cache.clear()
+                self._cache[key] = (now + self.settings.cache_seconds, found)
+        if found is _REJECTED:
+            raise TokenRejected()
+        return found
+
+    async def _ask(self, token: str):
+        """Keystone's answer: a Caller, _REJECTED, or None (no usable answer)."""
         headers = {"X-Auth-Token": token, "X-Subject-Token": token, "Accept": "application/json"}
         try:
-            async with self._upstream.session.get(self.url, headers=headers, allow_redirects=False) as resp:
+            async with self._upstream.session.get(self.url, headers=headers,
+                                                  allow_redirects=False) as resp:
+                if resp.status in (401, 404):  # not a token, or no longer one
+                    return _REJECTED
                 body = b""
                 if resp.status == 200:
                     body = await resp.content.read(_BODY_MAX + 1)
-                    if len(body) > _BODY_MAX:
-                        body = b""
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("identity lookup failed: %s", type(exc).__name__)
             return None
+        if not body or len(body) > _BODY_MAX:
+            return None
         try:
-            found = caller_from_token_body(orjson.loads(body)) if body else None
+            return caller_from_token_body(orjson.loads(body))
         except orjson.JSONDecodeError:
-            found = None
-        if len(self._cache) >= _CACHE_MAX:
-            self._cache.clear()
-        self._cache[key] = (now + self.settings.cache_seconds, found)
-        return found
+            return None

@@ -123,3 +123,11 @@ async def test_errors_of_the_by_id_routes_follow_accept_and_head_has_no_body(cli
                                   "/v1/shared-images/t2"])
 async def test_member_routes_say_they_are_not_translated_yet(client, path):
     assert (await client.get(path)).status == 501
+
+
+async def test_no_token_is_401_without_asking_the_upstream(aiohttp_client, upstream):
+    client = await make_client(aiohttp_client, upstream, identity_require_token="true")
+    response = await client.get("/v1/images/detail", headers={"Accept": "text/plain"})
+    assert response.status == 401
+    assert (await client.get("/versions")).status == 200
+    assert upstream.seen == []

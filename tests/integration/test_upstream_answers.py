@@ -252,3 +252,25 @@ async def test_admin_lists_are_narrowed_with_one_cached_keystone_lookup_per_toke
     assert "nocatalog" in lookups[0].query
     member = await client.get("/v1/images/detail", headers={"X-Auth-Token": "member-token"})
     assert len(orjson.loads(await member.read())["images"]) == 3  # the upstream's own scope
+
+
+async def test_a_token_keystone_refuses_is_401_and_keystone_down_defers_to_the_upstream(
+        aiohttp_client, aiohttp_server, upstream):
+    async def tokens(request):
+        return web.json_response({"error": {"code": 404}}, status=404)
+
+    keystone_app = web.Application()
+    keystone_app.router.add_get("/v3/auth/tokens", tokens)
+    keystone = await aiohttp_server(keystone_app)
+    client = await aiohttp_client(make_app(proxy_settings(
+        str(upstream.server.make_url("")), identity_keystone_url=str(keystone.make_url("")))))
+    refused = await client.get("/v1/images/detail", headers={"X-Auth-Token": "expired"})
+    assert refused.status == 401 and upstream.seen == []
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = await aiohttp_client(make_app(proxy_settings(
+        str(upstream.server.make_url("")), identity_keystone_url=f"http://127.0.0.1:{port}")))
+    answered = await client.get("/v1/images/detail", headers={"X-Auth-Token": "t"})
+    assert answered.status == 200 and len(upstream.seen) == 1

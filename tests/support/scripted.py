@@ -51,6 +51,8 @@ V2_IMAGE = {
 
 
 def proxy_settings(url, **env):
-    environ = {"IMAGE_V1_PROXY_UPSTREAM_URL": url}
+    """Settings for a proxy in front of ``url``; most scripted tests send no token, so it is
+    not required unless a test says so."""
+    environ = {"IMAGE_V1_PROXY_UPSTREAM_URL": url, "IMAGE_V1_PROXY_IDENTITY_REQUIRE_TOKEN": "false"}
     environ.update({f"IMAGE_V1_PROXY_{k.upper()}": str(v) for k, v in env.items()})
     return load_settings(None, environ)
