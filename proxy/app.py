@@ -30,7 +30,15 @@ _REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 
 
 def make_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[v1_answers])
+    limits = settings.limits
+    app = web.Application(middlewares=[v1_answers], handler_args={
+        # aiohttp refuses with a bare 400 past its own limits: keep those well above ours,
+        # so that what exceeds ours gets 414/431 (README, Operations).
+        "max_line_size": 4 * limits.max_request_line,
+        "max_field_size": 4 * limits.max_header_bytes,
+        # A caller who hangs up cancels its request, and with it the upstream call.
+        "handler_cancellation": True,
+    })
     app[SETTINGS] = settings
     upstream = Upstream(settings.upstream)
     app[UPSTREAM] = upstream
@@ -90,6 +98,7 @@ async def v1_answers(request: web.Request, handler) -> web.StreamResponse:
         request_id = f"req-{uuid.uuid4()}"
     request[REQUEST_ID] = request_id
     try:
+        _check_limits(request)
         response = await handler(request)
     except V1Error as error:
         response = error_response(request, error)
@@ -110,6 +119,18 @@ async def v1_answers(request: web.Request, handler) -> web.StreamResponse:
 async def _give_request_id(request: web.Request, response: web.StreamResponse) -> None:
     # Here rather than in the middleware: streamed answers send their headers early.
     response.headers["X-Openstack-Request-Id"] = request[REQUEST_ID]
+
+
+def _check_limits(request: web.Request) -> None:
+    limits = request.app[SETTINGS].limits
+    line = len(request.method) + len(request.raw_path) + len(" HTTP/1.1") + 1
+    if line > limits.max_request_line:
+        raise V1Error(414)
+    sizes = [len(name) + len(value) + 2 for name, value in request.raw_headers]
+    if sizes and (max(sizes) > limits.max_header_bytes or sum(sizes) > limits.max_header_bytes):
+        raise V1Error(431)
+    if (request.content_length or 0) > limits.max_body_bytes:
+        raise V1Error(413)
 
 
 _ROUTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"})

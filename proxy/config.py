@@ -49,6 +49,13 @@ class UpstreamSettings:
 
 
 @dataclass(frozen=True)
+class LimitsSettings:
+    max_request_line: int = 8190
+    max_header_bytes: int = 8190
+    max_body_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
 class ListingSettings:
     default_limit: int = 25
     max_limit: int = 1000
@@ -72,6 +79,7 @@ class Settings:
     listen: ListenSettings = field(default_factory=ListenSettings)
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
     listing: ListingSettings = field(default_factory=ListingSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     log: LogSettings = field(default_factory=LogSettings)
 
@@ -138,6 +146,7 @@ _SECTION_TYPES = {
     "listen": ListenSettings,
     "upstream": UpstreamSettings,
     "listing": ListingSettings,
+    "limits": LimitsSettings,
     "identity": IdentitySettings,
     "log": LogSettings,
 }
@@ -190,6 +199,11 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
         raise ConfigError("upstream.retries", "must be between 0 and 10")
     if settings.upstream.retry_backoff < 0:
         raise ConfigError("upstream.retry_backoff", "must be 0 or more")
+    for key in ("max_request_line", "max_header_bytes"):
+        if not 256 <= getattr(settings.limits, key) <= 65536:
+            raise ConfigError(f"limits.{key}", "must be between 256 and 65536")
+    if settings.limits.max_body_bytes < 0:
+        raise ConfigError("limits.max_body_bytes", "must be 0 or more")
     listing = settings.listing
     if not 1 <= listing.max_limit <= MAX_LIMIT:
         raise ConfigError("listing.max_limit",

@@ -50,6 +50,7 @@ class FaultyUpstream:
         self.mode = "good"
         self.connections = 0
         self.request_lines: list[str] = []
+        self.abandoned = 0  # silent requests whose caller closed the connection
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._released = asyncio.Event()  # ends the silences at stop()
@@ -79,14 +80,23 @@ class FaultyUpstream:
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 self.request_lines.append(head.split(b"\r\n", 1)[0].decode())
-                if not await self._answer(writer):
+                if not await self._answer(reader, writer):
                     return
         finally:
             self._writers.discard(writer)
             if not writer.is_closing():
                 writer.close()
 
-    async def _answer(self, writer: asyncio.StreamWriter) -> bool:
+    async def _until_released_or_abandoned(self, reader: asyncio.StreamReader) -> None:
+        eof = asyncio.ensure_future(_wait_for_eof(reader))
+        released = asyncio.ensure_future(self._released.wait())
+        done, pending = await asyncio.wait({eof, released}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if eof in done:
+            self.abandoned += 1
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Answer one request; False when the connection is done with."""
         mode = self.mode
         if mode == "reset_before":
@@ -101,11 +111,19 @@ class FaultyUpstream:
             if mode == "stall_after_headers":
                 writer.write(MODES["good"].split(b"\r\n\r\n")[0] + b"\r\n\r\n")
                 await writer.drain()
-            await self._released.wait()
+            await self._until_released_or_abandoned(reader)
             return False
         writer.write(MODES[mode])
         await writer.drain()
         return mode != "truncated"
+
+
+async def _wait_for_eof(reader: asyncio.StreamReader) -> None:
+    try:
+        while await reader.read(1024):
+            pass
+    except ConnectionError:
+        pass
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
