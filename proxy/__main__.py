@@ -14,6 +14,7 @@ from aiohttp import web
 
 from proxy.app import make_app
 from proxy.config import ConfigError, Settings, load_settings, log_level
+from proxy.redact import RedactTokens
 
 log = logging.getLogger("proxy")
 
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=log_level(settings), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactTokens())
     asyncio.run(serve(settings, demo=args.demo))
     return 0
 

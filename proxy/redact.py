@@ -1,0 +1,28 @@
+"""A logging filter that keeps tokens out of log lines, whoever writes them.
+
+The proxy itself never logs a token; but aiohttp's HTTP parser logs the offending header
+line of a malformed request, which may be an ``X-Auth-Token``. Installed on the handlers
+at start-up, it rewrites any such value before the line is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_TOKEN_HEADER = re.compile(r"(?i)(x-(?:auth|subject)-token\s*[:=]\s*)[^\s'\"\\]+(?:\\x[0-9a-f]{2})*")
+
+
+class RedactTokens(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _TOKEN_HEADER.sub(r"\1***", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        if record.exc_info and record.exc_info[1] is not None:
+            text = str(record.exc_info[1])
+            if _TOKEN_HEADER.search(text):
+                # the exception's own text repeats the header line: keep the kind only
+                record.msg = f"{redacted} ({type(record.exc_info[1]).__name__}, details redacted)"
+                record.args, record.exc_info, record.exc_text = (), None, None
+        return True
