@@ -13,6 +13,7 @@ import sys
 from aiohttp import web
 
 from proxy.app import make_app
+from proxy.appkeys import DRAINING
 from proxy.config import ConfigError, Settings, load_settings, log_level
 from proxy.redact import RedactTokens
 
@@ -59,16 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-async def serve(settings: Settings, *, demo: bool) -> None:
+async def serve(settings: Settings, *, demo: bool, reuse_port: bool = False) -> None:
     async with contextlib.AsyncExitStack() as stack:
         if demo:
             from proxy.demo import start_demo_upstream
 
             settings = await stack.enter_async_context(start_demo_upstream(settings))
-        runner = web.AppRunner(make_app(settings))
+        app = make_app(settings)
+        # shutdown_timeout: how long in-flight requests may run once listening has stopped.
+        runner = web.AppRunner(app, shutdown_timeout=settings.shutdown.deadline)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, settings.listen.host, settings.listen.port)
+        site = web.TCPSite(runner, settings.listen.host, settings.listen.port,
+                           reuse_port=reuse_port or None)
         await site.start()
         log.info(
             "serving the v1 image API on http://%s:%d in front of %s",
@@ -77,6 +81,16 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             "the demo upstream" if demo else settings.upstream.url,
         )
         await _until_signalled()
+        # Drain: out of rotation at once, still taking connections while load balancers
+        # notice, then no new ones while what is in flight finishes (or is cut).
+        app[DRAINING].set()
+        log.info("draining: readiness is 503, new connections taken for %.1f s more",
+                 settings.shutdown.grace)
+        await asyncio.sleep(settings.shutdown.grace)
+        log.info("refusing new connections; in-flight requests have %.1f s to finish",
+                 settings.shutdown.deadline)
+        await runner.cleanup()
+    log.info("stopped")
 
 
 async def _until_signalled() -> None:
@@ -85,7 +99,7 @@ async def _until_signalled() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    log.info("stopping")
+    log.info("signal received: stopping")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ import uuid
 
 from aiohttp import web
 
-from proxy import handlers
-from proxy.appkeys import KEYSTONE, REQUEST_ID, SETTINGS, UPSTREAM, VERSIONS
+from proxy import handlers, health
+from proxy.appkeys import DRAINING, KEYSTONE, REQUEST_ID, SETTINGS, UPSTREAM, VERSIONS
 from proxy.config import Settings
 from proxy.discovery import VersionWatch
 from proxy.keystone import Keystone
@@ -40,6 +40,7 @@ def make_app(settings: Settings) -> web.Application:
         "handler_cancellation": True,
     })
     app[SETTINGS] = settings
+    app[DRAINING] = asyncio.Event()
     upstream = Upstream(settings.upstream)
     app[UPSTREAM] = upstream
     app[VERSIONS] = VersionWatch(upstream, settings.upstream.version_refresh_interval)
@@ -71,6 +72,8 @@ def _add_routes(router: web.UrlDispatcher) -> None:
         router.add_route("*", f"{one}/members", handlers.not_yet)
         router.add_route("*", f"{one}/members/{{member}}", handlers.not_yet)
         router.add_route("*", f"{prefix}/shared-images/{{member}}", handlers.not_yet)
+    router.add_get("/healthz", health.healthz)
+    router.add_get("/readyz", health.readyz)
     router.add_route("*", "/versions", handlers.versions)
     router.add_route("*", "/versions/{tail:.*}", handlers.versions)
     # Whatever names no v1 version is answered by version negotiation, never forwarded.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from proxy.config import Settings
@@ -10,6 +12,7 @@ from proxy.keystone import Keystone
 from proxy.v2.client import Upstream
 
 SETTINGS = web.AppKey("settings", Settings)
+DRAINING = web.AppKey("draining", asyncio.Event)  # set on SIGTERM: readiness turns 503
 UPSTREAM = web.AppKey("upstream", Upstream)
 VERSIONS = web.AppKey("versions", VersionWatch)
 KEYSTONE = web.AppKey("keystone", Keystone | None)  # None: identity lookups are off

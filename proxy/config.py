@@ -70,6 +70,17 @@ class IdentitySettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    ready_max_age: float = 10.0
+
+
+@dataclass(frozen=True)
+class ShutdownSettings:
+    grace: float = 5.0
+    deadline: float = 30.0
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
 
@@ -81,6 +92,8 @@ class Settings:
     listing: ListingSettings = field(default_factory=ListingSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
+    shutdown: ShutdownSettings = field(default_factory=ShutdownSettings)
     log: LogSettings = field(default_factory=LogSettings)
 
 
@@ -148,6 +161,8 @@ _SECTION_TYPES = {
     "listing": ListingSettings,
     "limits": LimitsSettings,
     "identity": IdentitySettings,
+    "health": HealthSettings,
+    "shutdown": ShutdownSettings,
     "log": LogSettings,
 }
 
@@ -187,6 +202,11 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
         _check_url("upstream.url", settings.upstream.url)
     if settings.identity.keystone_url:
         _check_url("identity.keystone_url", settings.identity.keystone_url)
+    if settings.health.ready_max_age <= 0:
+        raise ConfigError("health.ready_max_age", "must be greater than 0")
+    for key in ("grace", "deadline"):
+        if getattr(settings.shutdown, key) < 0:
+            raise ConfigError(f"shutdown.{key}", "must be 0 or more")
     if settings.identity.cache_seconds < 0:
         raise ConfigError("identity.cache_seconds", "must be 0 or more")
     for key in ("connect_timeout", "timeout", "version_refresh_interval"):

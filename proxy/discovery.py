@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from proxy.v2.client import Upstream
 from proxy.v2.versions import Capabilities
@@ -25,15 +26,27 @@ class VersionWatch:
         # Until the upstream answers, assume the oldest upstream we support.
         self.capabilities = Capabilities()
         self.known = False
+        self.answered_at: float | None = None  # monotonic time of the last answer
 
     async def refresh(self) -> None:
         found = await self.upstream.discover()
         if found is None:
             return
+        self.answered_at = time.monotonic()
         if not self.known or found != self.capabilities:
             log.info("upstream image API offers %s (was %s)", found,
                      self.capabilities if self.known else "unknown")
         self.capabilities, self.known = found, True
+
+    async def answered_within(self, seconds: float) -> bool:
+        """Whether the upstream answered its version document in the last ``seconds``,
+        asking it again first when the last answer is older (readiness)."""
+        if self._age() > seconds:
+            await self.refresh()
+        return self._age() <= seconds
+
+    def _age(self) -> float:
+        return float("inf") if self.answered_at is None else time.monotonic() - self.answered_at
 
     async def run(self) -> None:
         """Read now, then keep reading; started in the background so that an upstream that
