@@ -12,10 +12,10 @@ import sys
 
 from aiohttp import web
 
+from proxy.accesslog import ACCESS_LOG, AccessLogger, configure_logging
 from proxy.app import make_app
 from proxy.appkeys import DRAINING
 from proxy.config import ConfigError, Settings, load_settings, log_level
-from proxy.redact import RedactTokens
 
 log = logging.getLogger("proxy")
 
@@ -51,11 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"image-v1-proxy: {args.check_config}: configuration is valid")
         return 0
 
-    logging.basicConfig(
-        level=log_level(settings), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactTokens())
+    configure_logging(log_level(settings), settings.log.format)
     asyncio.run(serve(settings, demo=args.demo))
     return 0
 
@@ -68,7 +64,8 @@ async def serve(settings: Settings, *, demo: bool, reuse_port: bool = False) -> 
             settings = await stack.enter_async_context(start_demo_upstream(settings))
         app = make_app(settings)
         # shutdown_timeout: how long in-flight requests may run once listening has stopped.
-        runner = web.AppRunner(app, shutdown_timeout=settings.shutdown.deadline)
+        runner = web.AppRunner(app, shutdown_timeout=settings.shutdown.deadline,
+                               access_log_class=AccessLogger, access_log=ACCESS_LOG)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.listen.host, settings.listen.port,

@@ -6,15 +6,21 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 import uuid
+from datetime import date, datetime, timezone
+from email.utils import format_datetime
 
 from aiohttp import web
 
 from proxy import handlers, health
-from proxy.appkeys import DRAINING, KEYSTONE, REQUEST_ID, SETTINGS, UPSTREAM, VERSIONS
-from proxy.config import Settings
+from proxy.accesslog import UPSTREAM_CALLS, route_of
+from proxy.appkeys import (DRAINING, KEYSTONE, METRICS, REQUEST_ID, SETTINGS, UPSTREAM,
+                           UPSTREAM_CALLS_KEY, VERSIONS)
+from proxy.config import DeprecationSettings, Settings
 from proxy.discovery import VersionWatch
 from proxy.keystone import Keystone
+from proxy.metrics import Metrics
 from proxy.v1.errors import V1Error, render
 from proxy.v2.client import Upstream, UpstreamBroken, UpstreamUnavailable
 from proxy.v2.answers import UpstreamShapeError
@@ -41,13 +47,16 @@ def make_app(settings: Settings) -> web.Application:
     })
     app[SETTINGS] = settings
     app[DRAINING] = asyncio.Event()
-    upstream = Upstream(settings.upstream)
+    metrics = app[METRICS] = Metrics()
+    upstream = Upstream(settings.upstream, on_call=_recorder(metrics))
     app[UPSTREAM] = upstream
     app[VERSIONS] = VersionWatch(upstream, settings.upstream.version_refresh_interval)
     identity = settings.identity
     app[KEYSTONE] = Keystone(identity, upstream) if identity.keystone_url else None
     app.cleanup_ctx.append(_upstream_lifetime)
     app.on_response_prepare.append(_give_request_id)
+    if settings.deprecation != DeprecationSettings():
+        app.on_response_prepare.append(_deprecation_headers(settings.deprecation))
     _add_routes(app.router)
     return app
 
@@ -74,6 +83,7 @@ def _add_routes(router: web.UrlDispatcher) -> None:
         router.add_route("*", f"{prefix}/shared-images/{{member}}", handlers.not_yet)
     router.add_get("/healthz", health.healthz)
     router.add_get("/readyz", health.readyz)
+    router.add_get("/metrics", _metrics)
     router.add_route("*", "/versions", handlers.versions)
     router.add_route("*", "/versions/{tail:.*}", handlers.versions)
     # Whatever names no v1 version is answered by version negotiation, never forwarded.
@@ -100,6 +110,24 @@ async def v1_answers(request: web.Request, handler) -> web.StreamResponse:
     if not _REQUEST_ID.match(request_id):
         request_id = f"req-{uuid.uuid4()}"
     request[REQUEST_ID] = request_id
+    request[UPSTREAM_CALLS_KEY] = calls = []
+    UPSTREAM_CALLS.set(calls)
+    metrics = request.app[METRICS]
+    route = route_of(request)
+    started = time.monotonic()
+    metrics.in_flight.inc()
+    try:
+        response = await _answer(request, handler, request_id)
+    finally:
+        metrics.in_flight.dec()
+    if route not in _NOT_V1:
+        metrics.requests.labels(route, request.method, str(response.status)).inc()
+        metrics.request_seconds.labels(route).observe(time.monotonic() - started)
+        metrics.legacy.labels(route, metrics.client(request.headers.get("User-Agent"))).inc()
+    return response
+
+
+async def _answer(request: web.Request, handler, request_id: str) -> web.StreamResponse:
     try:
         _check_limits(request)
         response = await handler(request)
@@ -117,6 +145,48 @@ async def v1_answers(request: web.Request, handler) -> web.StreamResponse:
         log.exception("%s %s: unexpected failure", request_id, request.path)
         response = error_response(request, V1Error(500))
     return response
+
+
+_NOT_V1 = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    return request.app[METRICS].render()
+
+
+def _recorder(metrics: Metrics):
+    """What the upstream client tells of each call: into the metrics, and into the list of
+    calls of the request being answered (for its log line)."""
+
+    def record(call: str, seconds: float, error: str | None) -> None:
+        metrics.upstream_call(call, seconds, error)
+        calls = UPSTREAM_CALLS.get()
+        if calls is not None:
+            calls.append({"call": call, "ms": round(seconds * 1000, 3), "error": error})
+
+    return record
+
+
+def _deprecation_headers(deprecation: DeprecationSettings):
+    """Deprecation (RFC 9745: ``@<epoch seconds>``), Sunset (RFC 8594: an HTTP-date) and a
+    Link to the v2 documentation, on every v1 answer."""
+    headers = {}
+    if deprecation.deprecation_date:
+        headers["Deprecation"] = f"@{int(_midnight(deprecation.deprecation_date).timestamp())}"
+    if deprecation.sunset_date:
+        headers["Sunset"] = format_datetime(_midnight(deprecation.sunset_date), usegmt=True)
+    if deprecation.link:
+        headers["Link"] = f'<{deprecation.link}>; rel="deprecation"; type="text/html"'
+
+    async def add(request: web.Request, response: web.StreamResponse) -> None:
+        if route_of(request) not in _NOT_V1:
+            response.headers.update(headers)
+
+    return add
+
+
+def _midnight(day: str) -> datetime:
+    return datetime.combine(date.fromisoformat(day), datetime.min.time(), timezone.utc)
 
 
 async def _give_request_id(request: web.Request, response: web.StreamResponse) -> None:

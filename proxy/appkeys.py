@@ -9,6 +9,7 @@ from aiohttp import web
 from proxy.config import Settings
 from proxy.discovery import VersionWatch
 from proxy.keystone import Keystone
+from proxy.metrics import Metrics
 from proxy.v2.client import Upstream
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -16,4 +17,6 @@ DRAINING = web.AppKey("draining", asyncio.Event)  # set on SIGTERM: readiness tu
 UPSTREAM = web.AppKey("upstream", Upstream)
 VERSIONS = web.AppKey("versions", VersionWatch)
 KEYSTONE = web.AppKey("keystone", Keystone | None)  # None: identity lookups are off
+METRICS = web.AppKey("metrics", Metrics)
 REQUEST_ID = web.RequestKey("request_id", str)
+UPSTREAM_CALLS_KEY = web.RequestKey("upstream_calls", list)  # read by the access log

@@ -12,6 +12,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -83,6 +84,14 @@ class ShutdownSettings:
 @dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
+    format: str = "json"
+
+
+@dataclass(frozen=True)
+class DeprecationSettings:
+    deprecation_date: str = ""
+    sunset_date: str = ""
+    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,7 @@ class Settings:
     health: HealthSettings = field(default_factory=HealthSettings)
     shutdown: ShutdownSettings = field(default_factory=ShutdownSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    deprecation: DeprecationSettings = field(default_factory=DeprecationSettings)
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -164,6 +174,7 @@ _SECTION_TYPES = {
     "health": HealthSettings,
     "shutdown": ShutdownSettings,
     "log": LogSettings,
+    "deprecation": DeprecationSettings,
 }
 
 
@@ -230,6 +241,18 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
                           f"must be between 1 and {MAX_LIMIT} (v1's api_limit_max)")
     if not 1 <= listing.default_limit <= listing.max_limit:
         raise ConfigError("listing.default_limit", "must be between 1 and listing.max_limit")
+    if settings.log.format not in ("json", "plain"):
+        raise ConfigError("log.format", "must be json or plain")
+    for key in ("deprecation_date", "sunset_date"):
+        text = getattr(settings.deprecation, key)
+        if text:
+            try:
+                date.fromisoformat(text)
+            except ValueError:
+                raise ConfigError(f"deprecation.{key}", f"must be a date like 2027-06-30, "
+                                  f"got {text!r}") from None
+    if settings.deprecation.link:
+        _check_url("deprecation.link", settings.deprecation.link)
     if settings.log.level.upper() not in _LOG_LEVELS:
         raise ConfigError("log.level", f"must be one of {', '.join(_LOG_LEVELS)}")
 

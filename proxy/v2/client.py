@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
+from collections.abc import Callable
 
 import aiohttp
 import orjson
@@ -24,6 +26,7 @@ from proxy.v2.versions import Capabilities, capabilities_from_document
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"image-v1-proxy/{__version__}"
+OnCall = Callable[[str, float, "str | None"], None]
 MEMBER_LOOKUPS_AT_ONCE = 8
 DATA_CHUNK = 64 * 1024
 
@@ -57,8 +60,10 @@ class UpstreamStatus(UpstreamError):
 class Upstream:
     """Calls the configured v2 upstream, the only image service the proxy ever contacts."""
 
-    def __init__(self, settings: UpstreamSettings) -> None:
+    def __init__(self, settings: UpstreamSettings, on_call: OnCall | None = None) -> None:
         self.settings = settings
+        # told of every call: its name, seconds taken, and the kind of failure if any
+        self._on_call = on_call
         self.base = URL(settings.url)
         self._session: aiohttp.ClientSession | None = None
         # Member look-ups come in bursts of up to a page of images: keep the shared
@@ -85,10 +90,12 @@ class Upstream:
         return self._session
 
     async def list_images(self, params, *, token: str | None, request_id: str) -> object:
-        return await self._get_json(self.base / "v2" / "images", params, token, request_id)
+        async with self._observed("list_images"):
+            return await self._get_json(self.base / "v2" / "images", params, token, request_id)
 
     async def get_image(self, image_id: str, *, token: str | None, request_id: str) -> object:
-        return await self._get_json(self._image_url(image_id), (), token, request_id)
+        async with self._observed("get_image"):
+            return await self._get_json(self._image_url(image_id), (), token, request_id)
 
     async def open_image_data(self, image_id: str, *, token: str | None,
                               request_id: str) -> aiohttp.ClientResponse:
@@ -106,7 +113,8 @@ class Upstream:
                                               headers=headers, allow_redirects=False,
                                               timeout=timeout)
 
-        response = await self._with_retries(attempt)
+        async with self._observed("image_data"):
+            response = await self._with_retries(attempt)
         if response.status != 200:
             try:
                 with _failures_named():
@@ -136,7 +144,7 @@ class Upstream:
 
         async def is_member(image_id: str) -> bool:
             url = self._image_url(image_id) / "members" / project
-            async with self._member_lookups:
+            async with self._member_lookups, self._observed("member"):
                 status, body = await self._get(url, (), token, request_id)
             if status not in (200, 404):
                 raise UpstreamStatus(status, body)
@@ -150,7 +158,8 @@ class Upstream:
         answers it before authentication); None when it cannot be read."""
         for url in (self.base / "versions", self.base.with_path(self.base.path.rstrip("/") + "/")):
             try:
-                status, body = await self._get(url, (), None, None)
+                async with self._observed("versions"):
+                    status, body = await self._get(url, (), None, None)
             except UpstreamError as exc:
                 log.warning("upstream version discovery failed: %s", exc)
                 return None
@@ -171,6 +180,27 @@ class Upstream:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
             raise UpstreamBroken("the upstream answered with a body that is not JSON") from None
+
+    @contextlib.asynccontextmanager
+    async def _observed(self, call: str):
+        started, error = time.monotonic(), None
+        try:
+            yield
+        except UpstreamUnreachable:
+            error = "unreachable"
+            raise
+        except UpstreamUnavailable:
+            error = "timeout"
+            raise
+        except UpstreamBroken:
+            error = "broken"
+            raise
+        except UpstreamStatus as exc:
+            error = "status_5xx" if exc.status >= 500 else None  # 4xx: the caller's doing
+            raise
+        finally:
+            if self._on_call is not None:
+                self._on_call(call, time.monotonic() - started, error)
 
     @staticmethod
     def _headers(token: str | None, request_id: str | None) -> dict[str, str]:

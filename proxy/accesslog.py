@@ -1,0 +1,73 @@
+"""One log line per request, and the log format (JSON or plain) for every line.
+
+The access line carries the request id, method, route pattern, status, duration, the
+upstream calls made for it with their durations, bytes sent and the User-Agent; never a
+token (the proxy never logs headers) nor a query string (which may hold image names).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+
+import orjson
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from proxy.appkeys import REQUEST_ID, UPSTREAM_CALLS_KEY
+from proxy.redact import RedactTokens
+
+# The upstream calls of the request being answered (set by the app's middleware).
+UPSTREAM_CALLS: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "upstream_calls", default=None)
+
+ACCESS_LOG = logging.getLogger("proxy.access")
+
+
+def route_of(request: web.BaseRequest) -> str:
+    """The route pattern (``/v1/images/{image_id}``), bounded for logs and metrics."""
+    match_info = getattr(request, "match_info", None)
+    resource = getattr(getattr(match_info, "route", None), "resource", None)
+    return resource.canonical if resource is not None else "unmatched"
+
+
+class AccessLogger(AbstractAccessLogger):
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, took: float) -> None:
+        fields = {
+            "request_id": request.get(REQUEST_ID),
+            "method": request.method,
+            "route": route_of(request),
+            "status": response.status,
+            "duration_ms": round(took * 1000, 3),
+            "upstream_calls": request.get(UPSTREAM_CALLS_KEY, []),
+            "bytes": response.body_length,
+            "user_agent": request.headers.get("User-Agent"),
+        }
+        self.logger.info("%s %s %s", request.method, fields["route"], response.status,
+                         extra={"fields": fields})
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return orjson.dumps(line).decode()
+
+
+def configure_logging(level: int, fmt: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactTokens())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
