@@ -8,6 +8,7 @@ whose text is one line naming the key and what is wrong with it.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import math
 from collections.abc import Mapping
@@ -45,6 +46,11 @@ class UpstreamSettings:
     max_connections: int = 100
     retries: int = 2
     retry_backoff: float = 0.05
+    verify_tls: bool = True
+    ca_file: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    allow_plain_http: bool = False
     max_body_bytes: int = 32 * 1024 * 1024
     version_refresh_interval: float = 300.0
 
@@ -211,6 +217,7 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
         _check_url("listen.public_url", settings.listen.public_url)
     if require_upstream or settings.upstream.url:
         _check_url("upstream.url", settings.upstream.url)
+        _check_transport(settings.upstream)
     if settings.identity.keystone_url:
         _check_url("identity.keystone_url", settings.identity.keystone_url)
     if settings.health.ready_max_age <= 0:
@@ -268,6 +275,28 @@ def _check_url(key: str, text: str) -> None:
         raise ConfigError(key, f"must be an http:// or https:// URL, got {text!r}")
     if url.user or url.password or url.query_string or url.fragment:
         raise ConfigError(key, "must not carry credentials, a query or a fragment")
+
+
+def _check_transport(upstream: UpstreamSettings) -> None:
+    url = URL(upstream.url)
+    if url.scheme == "http" and not upstream.allow_plain_http and not _is_loopback(url.host):
+        raise ConfigError("upstream.url", "plain http is allowed only to a loopback upstream: "
+                          "use https, or set upstream.allow_plain_http")
+    for key in ("ca_file", "client_cert", "client_key"):
+        path = getattr(upstream, key)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"upstream.{key}", f"no such file: {path}")
+    if upstream.client_key and not upstream.client_cert:
+        raise ConfigError("upstream.client_key", "needs upstream.client_cert")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def log_level(settings: Settings) -> int:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 
@@ -72,7 +73,8 @@ class Upstream:
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.settings.max_connections),
+            connector=aiohttp.TCPConnector(limit=self.settings.max_connections,
+                                           ssl=tls_context(self.settings)),
             timeout=aiohttp.ClientTimeout(
                 total=self.settings.timeout, connect=self.settings.connect_timeout
             ),
@@ -247,6 +249,17 @@ class Upstream:
                 raise UpstreamBroken("the upstream answer is larger than upstream.max_body_bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def tls_context(settings: UpstreamSettings) -> ssl.SSLContext:
+    """Verification on by default; a CA bundle and a client certificate when configured."""
+    context = ssl.create_default_context(cafile=settings.ca_file or None)
+    if settings.client_cert:
+        context.load_cert_chain(settings.client_cert, settings.client_key or None)
+    if not settings.verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 @contextlib.contextmanager
