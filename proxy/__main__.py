@@ -39,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="serve in front of an embedded in-memory v2 upstream with a sample catalogue",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run N processes sharing the listening port (default: listen.workers, 1)",
+    )
     args = parser.parse_args(argv)
 
     path = args.check_config or args.config
@@ -52,8 +58,48 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     configure_logging(log_level(settings), settings.log.format)
-    asyncio.run(serve(settings, demo=args.demo))
-    return 0
+    workers = args.workers if args.workers is not None else settings.listen.workers
+    if workers < 1 or (args.demo and workers > 1):
+        print("image-v1-proxy: --workers must be 1 or more (and 1 with --demo, whose upstream "
+              "lives in the process)", file=sys.stderr)
+        return 2
+    if workers == 1:
+        asyncio.run(serve(settings, demo=args.demo))
+        return 0
+    return run_workers(settings, workers)
+
+
+def run_workers(settings: Settings, workers: int) -> int:
+    """N forked processes, each with its own listening socket on the same port
+    (SO_REUSEPORT: the kernel spreads connections). SIGTERM/SIGINT are passed on; the
+    parent exits 0 once every worker has drained and exited 0."""
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # the worker: a fresh event loop of its own
+            code = 0
+            try:
+                asyncio.run(serve(settings, demo=False, reuse_port=True))
+            except BaseException:
+                log.exception("worker failed")
+                code = 1
+            os._exit(code)
+        children.append(pid)
+    log.info("started %d workers: %s", workers, " ".join(map(str, children)))
+
+    def pass_on(signum, frame):
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, pass_on)
+    signal.signal(signal.SIGINT, pass_on)
+    failed = 0
+    for child in children:
+        _, status = os.waitpid(child, 0)
+        failed += os.waitstatus_to_exitcode(status) != 0
+    log.info("all workers stopped")
+    return 1 if failed else 0
 
 
 async def serve(settings: Settings, *, demo: bool, reuse_port: bool = False) -> None:

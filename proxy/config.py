@@ -36,6 +36,7 @@ class ListenSettings:
     port: int = 9292
     public_url: str = ""
     trust_forwarded_headers: bool = False
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,8 @@ def _convert(key: str, value, kind: str, *, from_env: bool):
 
 
 def _validate(settings: Settings, require_upstream: bool) -> None:
+    if not 1 <= settings.listen.workers <= 64:
+        raise ConfigError("listen.workers", "must be between 1 and 64")
     if not 0 < settings.listen.port < 65536:
         raise ConfigError("listen.port", f"must be between 1 and 65535, got {settings.listen.port}")
     if settings.listen.public_url:

@@ -99,3 +99,27 @@ def test_sigterm_drains_then_refuses_then_exits_zero():
         if process.poll() is None:
             process.kill()
         upstream.stop()
+
+
+def children_of(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return [int(child) for child in children.read().split()]
+
+
+def test_workers_share_the_port_and_stop_together():
+    upstream = ThreadedApp(slow_upstream).start()
+    port = free_port()
+    process = start_proxy(upstream.url, port, "--workers", "2")
+    try:
+        workers = children_of(process.pid)
+        assert len(workers) == 2
+        for _ in range(20):  # every connection is answered, whichever worker takes it
+            assert status_of(f"http://127.0.0.1:{port}/healthz") == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        for worker in workers:
+            assert not Path(f"/proc/{worker}").exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        upstream.stop()
