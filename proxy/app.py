@@ -22,6 +22,7 @@ from proxy.discovery import VersionWatch
 from proxy.keystone import Keystone
 from proxy.metrics import Metrics
 from proxy.v1.errors import V1Error, render
+from proxy.v1.images import BadImage
 from proxy.v2.client import Upstream, UpstreamBroken, UpstreamUnavailable
 from proxy.v2.answers import UpstreamShapeError
 
@@ -138,7 +139,7 @@ async def _answer(request: web.Request, handler, request_id: str) -> web.StreamR
     except UpstreamUnavailable as exc:
         log.warning("%s %s: %s", request_id, request.path, exc)
         response = error_response(request, V1Error(503))
-    except (UpstreamBroken, UpstreamShapeError) as exc:
+    except (UpstreamBroken, UpstreamShapeError, BadImage) as exc:
         log.warning("%s %s: %s", request_id, request.path, exc)
         response = error_response(request, V1Error(500))
     except Exception:

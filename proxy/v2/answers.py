@@ -11,18 +11,6 @@ class UpstreamShapeError(Exception):
     """The upstream answered 2xx with a body that is not what v2 sends."""
 
 
-# The v2 fields the v1 shapes read, and the JSON types v2 documents for them
-# (reference glance-v2.md 2.2); ``None`` stands for null.
-_STR = (str, type(None))
-_INT = (int, type(None))
-_FIELD_TYPES = {
-    "name": _STR, "status": _STR, "visibility": _STR, "checksum": _STR, "owner": _STR,
-    "disk_format": _STR, "container_format": _STR, "created_at": _STR, "updated_at": _STR,
-    "size": _INT, "virtual_size": _INT, "min_ram": _INT, "min_disk": _INT,
-    "protected": (bool, type(None)),
-}
-
-
 def image_of(body: object) -> dict:
     """A ``GET /v2/images/{id}`` body: an image object with a string id."""
     _check_image(body)
@@ -40,10 +28,6 @@ def images_of(body: object) -> list[dict]:
 
 
 def _check_image(image: object) -> None:
-    if not isinstance(image, dict) or not isinstance(image.get("id"), str):
+    # The types of the fields v1 shows are checked as they are shaped (proxy.v1.images).
+    if type(image) is not dict or type(image.get("id")) is not str:
         raise UpstreamShapeError("an image is not an object with an id")
-    for field, types in _FIELD_TYPES.items():
-        # bool is an int to Python, never a size to v2
-        value = image.get(field)
-        if not isinstance(value, types) or (types is _INT and isinstance(value, bool)):
-            raise UpstreamShapeError(f"an image's {field} is not of the documented type")
