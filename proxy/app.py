@@ -122,9 +122,8 @@ async def v1_answers(request: web.Request, handler) -> web.StreamResponse:
     finally:
         metrics.in_flight.dec()
     if route not in _NOT_V1:
-        metrics.requests.labels(route, request.method, str(response.status)).inc()
-        metrics.request_seconds.labels(route).observe(time.monotonic() - started)
-        metrics.legacy.labels(route, metrics.client(request.headers.get("User-Agent"))).inc()
+        metrics.request_done(route, request.method, response.status,
+                             time.monotonic() - started, request.headers.get("User-Agent"))
     return response
 
 
