@@ -61,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging(log_level(settings), settings.log.format)
     workers = args.workers if args.workers is not None else settings.listen.workers
-    if workers < 1 or (args.demo and workers > 1):
-        print("image-v1-proxy: --workers must be 1 or more (and 1 with --demo, whose upstream "
-              "lives in the process)", file=sys.stderr)
+    if not 1 <= workers <= 64 or (args.demo and workers > 1):
+        print("image-v1-proxy: --workers must be between 1 and 64 (and 1 with --demo, whose "
+              "upstream lives in the process)", file=sys.stderr)
         return 2
     if workers == 1:
         _run(serve(settings, demo=args.demo))
@@ -76,6 +76,9 @@ def run_workers(settings: Settings, workers: int) -> int:
     (SO_REUSEPORT: the kernel spreads connections). SIGTERM/SIGINT are passed on; the
     parent exits 0 once every worker has drained and exited 0."""
     children = []
+    # Signals wait (blocked) until someone is ready for them: the parent once it passes them
+    # on, each worker once its event loop handles them; none is lost or kills half-started.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:  # the worker: a fresh event loop of its own
@@ -96,6 +99,7 @@ def run_workers(settings: Settings, workers: int) -> int:
 
     signal.signal(signal.SIGTERM, pass_on)
     signal.signal(signal.SIGINT, pass_on)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     failed = 0
     for child in children:
         _, status = os.waitpid(child, 0)
@@ -154,11 +158,15 @@ async def serve(settings: Settings, *, demo: bool, reuse_port: bool = False) -> 
     log.info("stopped")
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 async def _until_signalled() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in _STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # (blocked in --workers)
     await stop.wait()
     log.info("signal received: stopping")
 

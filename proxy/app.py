@@ -121,7 +121,7 @@ async def v1_answers(request: web.Request, handler) -> web.StreamResponse:
         response = await _answer(request, handler, request_id)
     finally:
         metrics.in_flight.dec()
-    if route not in _NOT_V1:
+    if route.startswith(_V1_ROUTES):
         metrics.request_done(route, request.method, response.status,
                              time.monotonic() - started, request.headers.get("User-Agent"))
     return response
@@ -147,7 +147,9 @@ async def _answer(request: web.Request, handler, request_id: str) -> web.StreamR
     return response
 
 
-_NOT_V1 = frozenset({"/healthz", "/readyz", "/metrics"})
+# What counts as a v1 call (legacy usage, deprecation headers): the v1 routes, not probes,
+# scrapes, version documents or stray paths.
+_V1_ROUTES = tuple(f"{prefix}/" for prefix in V1_PREFIXES) + V1_PREFIXES
 
 
 async def _metrics(request: web.Request) -> web.Response:
@@ -179,7 +181,7 @@ def _deprecation_headers(deprecation: DeprecationSettings):
         headers["Link"] = f'<{deprecation.link}>; rel="deprecation"; type="text/html"'
 
     async def add(request: web.Request, response: web.StreamResponse) -> None:
-        if route_of(request) not in _NOT_V1:
+        if route_of(request).startswith(_V1_ROUTES):
             response.headers.update(headers)
 
     return add
@@ -190,8 +192,9 @@ def _midnight(day: str) -> datetime:
 
 
 async def _give_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    # Here rather than in the middleware: streamed answers send their headers early.
-    response.headers["X-Openstack-Request-Id"] = request[REQUEST_ID]
+    # Here rather than in the middleware: streamed answers send their headers early. An
+    # answer aiohttp gives itself (a 417 for a bad Expect) never met the middleware.
+    response.headers["X-Openstack-Request-Id"] = request.get(REQUEST_ID) or f"req-{uuid.uuid4()}"
 
 
 def _check_limits(request: web.Request) -> None:

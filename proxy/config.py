@@ -223,6 +223,11 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
         _check_transport(settings.upstream)
     if settings.identity.keystone_url:
         _check_url("identity.keystone_url", settings.identity.keystone_url)
+        keystone = URL(settings.identity.keystone_url)
+        if (keystone.scheme == "http" and not settings.upstream.allow_plain_http
+                and not _is_loopback(keystone.host)):
+            raise ConfigError("identity.keystone_url", "plain http is allowed only to a "
+                              "loopback Keystone: use https, or set upstream.allow_plain_http")
     if settings.health.ready_max_age <= 0:
         raise ConfigError("health.ready_max_age", "must be greater than 0")
     for key in ("grace", "deadline"):
@@ -269,7 +274,7 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
 
 def _check_url(key: str, text: str) -> None:
     if not text:
-        raise ConfigError(key, "is required (the v2 image service to call)")
+        raise ConfigError(key, "is required")
     try:
         url = URL(text)
     except ValueError as exc:

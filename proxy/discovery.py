@@ -8,6 +8,7 @@ it has not answered yet, keeps the proxy from asking for what it no longer offer
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -27,6 +28,7 @@ class VersionWatch:
         self.capabilities = Capabilities()
         self.known = False
         self.answered_at: float | None = None  # monotonic time of the last answer
+        self._asking: asyncio.Task | None = None  # the one refresh probes may wait on
 
     async def refresh(self) -> None:
         found = await self.upstream.discover()
@@ -38,11 +40,15 @@ class VersionWatch:
                      self.capabilities if self.known else "unknown")
         self.capabilities, self.known = found, True
 
-    async def answered_within(self, seconds: float) -> bool:
+    async def answered_within(self, seconds: float, wait: float) -> bool:
         """Whether the upstream answered its version document in the last ``seconds``,
-        asking it again first when the last answer is older (readiness)."""
+        asking it again first when the last answer is older (readiness). Concurrent probes
+        share one question, and none waits more than ``wait`` seconds for it."""
         if self._age() > seconds:
-            await self.refresh()
+            if self._asking is None or self._asking.done():
+                self._asking = asyncio.create_task(self.refresh())
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._asking), wait)
         return self._age() <= seconds
 
     def _age(self) -> float:

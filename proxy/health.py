@@ -20,6 +20,7 @@ async def readyz(request: web.Request) -> web.Response:
     if request.app[DRAINING].is_set():
         return web.json_response({"status": "draining"}, status=503)
     max_age = request.app[SETTINGS].health.ready_max_age
-    if await request.app[VERSIONS].answered_within(max_age):
+    # A probe must answer before its own timeout (Kubernetes' default: 1 s).
+    if await request.app[VERSIONS].answered_within(max_age, wait=min(1.0, max_age)):
         return web.json_response({"status": "ready"})
     return web.json_response({"status": "upstream not answering"}, status=503)

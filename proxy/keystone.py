@@ -14,6 +14,7 @@ checks the token on every call) would show.
 from __future__ import annotations
 
 import hashlib
+import ssl
 import logging
 import time
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 _CACHE_MAX = 10_000
 _BODY_MAX = 1024 * 1024  # a token document without its catalogue is a few kilobytes
+_TIMEOUT = aiohttp.ClientTimeout(total=5)
+_SYSTEM_TLS = ssl.create_default_context()
 
 
 class TokenRejected(Exception):
@@ -80,7 +83,7 @@ class Keystone:
             found = cached[1]
         else:
             found = await self._ask(token)
-            if found is not None:  # no answer is asked again next time
+            if found is not None and self.settings.cache_seconds > 0:  # no answer: ask again
                 if len(self._cache) >= _CACHE_MAX:
                     self._cache.clear()
                 self._cache[key] = (now + self.settings.cache_seconds, found)
@@ -92,17 +95,25 @@ class Keystone:
         """Keystone's answer: a Caller, _REJECTED, or None (no usable answer)."""
         headers = {"X-Auth-Token": token, "X-Subject-Token": token, "Accept": "application/json"}
         try:
+            # Keystone is not the upstream: the system's CAs, and a short wait of its own.
             async with self._upstream.session.get(self.url, headers=headers,
-                                                  allow_redirects=False) as resp:
+                                                  allow_redirects=False, ssl=_SYSTEM_TLS,
+                                                  timeout=_TIMEOUT) as resp:
                 if resp.status in (401, 404):  # not a token, or no longer one
                     return _REJECTED
                 body = b""
                 if resp.status == 200:
-                    body = await resp.content.read(_BODY_MAX + 1)
+                    chunks, size = [], 0
+                    async for chunk in resp.content.iter_any():
+                        size += len(chunk)
+                        if size > _BODY_MAX:
+                            return None
+                        chunks.append(chunk)
+                    body = b"".join(chunks)
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("identity lookup failed: %s", type(exc).__name__)
             return None
-        if not body or len(body) > _BODY_MAX:
+        if not body:
             return None
         try:
             return caller_from_token_body(orjson.loads(body))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import re
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 _TOKEN_HEADER = re.compile(r"(?i)(x-(?:auth|subject)-token\s*[:=]\s*)[^\s'\"\\]+(?:\\x[0-9a-f]{2})*")
 
 
@@ -20,8 +22,10 @@ class RedactTokens(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, ()
         if record.exc_info and record.exc_info[1] is not None:
-            text = str(record.exc_info[1])
-            if _TOKEN_HEADER.search(text):
+            error = record.exc_info[1]
+            # aiohttp's parse errors quote the offending header line, whichever it is and
+            # however it is mangled: their text is never kept.
+            if isinstance(error, HttpProcessingError) or _TOKEN_HEADER.search(str(error)):
                 # the exception's own text repeats the header line: keep the kind only
                 record.msg = f"{redacted} ({type(record.exc_info[1]).__name__}, details redacted)"
                 record.args, record.exc_info, record.exc_text = (), None, None

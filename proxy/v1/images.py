@@ -32,9 +32,6 @@ class BadImage(ValueError):
     (reference glance-v2.md 2.2): a broken upstream answer, never something to show."""
 
 
-_NONE = type(None)
-
-
 def to_v1_image(image: dict) -> dict:
     """The v1 detail image for a v2 image (a dict as v2 returns it); BadImage when a field
     v1 shows has the wrong type. The hot path of every listing: one pass, no helpers."""
@@ -79,10 +76,6 @@ def to_v1_image(image: dict) -> dict:
         # business: JSON objects are unordered)
         "properties": {key: image[key] for key in image.keys() - V2_OWN_FIELDS},
     }
-
-
-def v1_status(status: str | None) -> str | None:
-    return _V1_STATUS.get(status, status)
 
 
 def _real_size(image: dict, size):

@@ -152,8 +152,13 @@ class Upstream:
                 raise UpstreamStatus(status, body)
             return status == 200
 
-        answers = await asyncio.gather(*(is_member(image_id) for image_id in image_ids))
-        return frozenset(i for i, member in zip(image_ids, answers) if member)
+        # a TaskGroup: when one look-up fails, the others are cancelled, not left running
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(is_member(image_id)) for image_id in image_ids]
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the first failure, as one error
+        return frozenset(i for i, task in zip(image_ids, tasks) if task.result())
 
     async def discover(self) -> Capabilities | None:
         """The upstream's capabilities from its version document (no token needed: Glance
@@ -270,6 +275,9 @@ def _failures_named():
         yield
     except asyncio.TimeoutError:
         raise UpstreamUnavailable("the upstream did not answer in time") from None
+    except aiohttp.ClientSSLError as exc:  # a certificate that does not verify: asking
+        raise UpstreamUnavailable(           # again will not make it verify
+            f"the upstream's TLS could not be trusted ({type(exc).__name__})") from None
     except aiohttp.ClientConnectionError as exc:  # refused, reset, disconnected
         raise UpstreamUnreachable(
             f"the upstream could not be reached ({type(exc).__name__})") from None

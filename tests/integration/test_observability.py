@@ -53,6 +53,17 @@ async def test_metrics_count_requests_latency_upstream_calls_and_legacy_clients(
         assert secret not in text  # never a token, an id or a name in a label
 
 
+async def test_only_v1_calls_count_as_legacy_usage(client):
+    for path in ("/", "/versions", "/favicon.ico", "/v2/images", "/healthz"):
+        await client.get(path, headers={"User-Agent": "kube-probe/1.29"})
+    await client.get("/v1/images/detail", headers={"User-Agent": "kube-probe/1.29"})
+    text = await (await client.get("/metrics")).text()
+    legacy = [line for line in text.splitlines()
+              if line.startswith("image_v1_proxy_legacy_requests_total")]
+    assert legacy == ['image_v1_proxy_legacy_requests_total{client="kube-probe",'
+                      'route="/v1/images/detail"} 1.0']
+
+
 async def test_upstream_errors_are_counted_by_kind(aiohttp_client, upstream):
     async def broken(request):
         return web.Response(status=502)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 
@@ -131,3 +133,24 @@ async def test_no_token_is_401_without_asking_the_upstream(aiohttp_client, upstr
     assert response.status == 401
     assert (await client.get("/versions")).status == 200
     assert upstream.seen == []
+
+
+async def test_concurrent_readiness_probes_share_one_question_to_the_upstream(
+        aiohttp_client, upstream):
+    client = await make_client(aiohttp_client, upstream, health_ready_max_age="0.05")
+    await asyncio.sleep(0.2)  # the start-up answer is stale now
+    before = upstream.version_reads
+    statuses = await asyncio.gather(*(client.get("/readyz") for _ in range(20)))
+    assert {response.status for response in statuses} == {200}
+    assert upstream.version_reads - before == 1
+
+
+async def test_an_answer_aiohttp_gives_itself_still_carries_a_request_id(client):
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(b"POST /v1/images HTTP/1.1\r\nHost: x\r\nExpect: bogus\r\n"
+                 b"Content-Length: 1\r\n\r\n")
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    writer.close()
+    assert b" 417 " in head.split(b"\r\n")[0]
+    assert b"X-Openstack-Request-Id: req-" in head

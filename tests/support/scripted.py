@@ -19,10 +19,12 @@ class ScriptedUpstream:
 
     def __init__(self):
         self.seen: list[web.Request] = []
+        self.version_reads = 0
         self.document = versions_document("v2.17", "v2.0")
         self.images_handler = self.one_image_page
 
     async def versions(self, request):
+        self.version_reads += 1
         return web.json_response(self.document)
 
     async def images(self, request):

@@ -30,3 +30,12 @@ def test_other_lines_are_left_alone():
     r = record("GET /v1/images/detail 200")
     RedactTokens().filter(r)
     assert r.getMessage() == "GET /v1/images/detail 200"
+
+
+def test_aiohttp_parse_errors_never_keep_their_text_whatever_the_header_looks_like():
+    from aiohttp.http_exceptions import BadHttpMessage
+
+    for quoted in ("b'X-Auth-Token:\\ts3cr3t\\x00'", "b' s3cr3t-folded-continuation'"):
+        r = record("Error handling request", exc=BadHttpMessage(f"Invalid header: {quoted}"))
+        RedactTokens().filter(r)
+        assert r.exc_info is None and "s3cr3t" not in r.getMessage()
