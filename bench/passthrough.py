@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import aiohttp
+import uvloop
 from aiohttp import web
 
 
@@ -32,5 +33,6 @@ def make_app(upstream: str) -> web.Application:
 
 
 if __name__ == "__main__":
+    # the same event loop as the proxy's (uvloop), so that the ratio is the translation's
     web.run_app(make_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]),
-                access_log=None, print=None)
+                access_log=None, print=None, loop=uvloop.new_event_loop())

@@ -230,6 +230,15 @@ def main() -> int:
     upstream_port, base_port, proxy_port = free_port(), free_port(), free_port()
     upstream = Process("upstream", [PY, "bench/upstream.py", str(upstream_port)], upstream_port,
                        load_cpus)  # off the proxy's core: the upstream is not what is measured
+    try:
+        return _run_all(args, wrk_path, server_cpus, load_cpus, upstream, upstream_port,
+                        base_port, proxy_port)
+    finally:
+        upstream.stop()
+
+
+def _run_all(args, wrk_path, server_cpus, load_cpus, upstream, upstream_port, base_port,
+             proxy_port) -> int:
     baseline = Process("baseline", [PY, "bench/passthrough.py",
                                     f"http://127.0.0.1:{upstream_port}", str(base_port)],
                        base_port, server_cpus)
@@ -275,7 +284,6 @@ def main() -> int:
     else:
         print(f"N/A   2 workers vs 1: needs 4 cores (2 workers, wrk, upstream); "
               f"this machine has {os.cpu_count()}")
-    upstream.stop()
     if not args.no_glance:
         ok.append(verdict("v1 through the proxy vs v2 direct, real Glance, p50",
                           glance_scenario(wrk_path, args.seconds, server_cpus, load_cpus), 1.05))
