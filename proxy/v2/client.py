@@ -66,6 +66,7 @@ class Upstream:
         # told of every call: its name, seconds taken, and the kind of failure if any
         self._on_call = on_call
         self.base = URL(settings.url)
+        self._images = self.base / "v2" / "images"
         self._session: aiohttp.ClientSession | None = None
         # Member look-ups come in bursts of up to a page of images: keep the shared
         # connection pool for everyone else.
@@ -93,7 +94,7 @@ class Upstream:
 
     async def list_images(self, params, *, token: str | None, request_id: str) -> object:
         async with self._observed("list_images"):
-            return await self._get_json(self.base / "v2" / "images", params, token, request_id)
+            return await self._get_json(self._images, params, token, request_id)
 
     async def get_image(self, image_id: str, *, token: str | None, request_id: str) -> object:
         async with self._observed("get_image"):
@@ -245,8 +246,12 @@ class Upstream:
 
     async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes:
         limit = self.settings.max_body_bytes
-        if response.content_length is not None and response.content_length > limit:
-            raise UpstreamBroken("the upstream answer is larger than upstream.max_body_bytes")
+        if response.content_length is not None:
+            if response.content_length > limit:
+                raise UpstreamBroken("the upstream answer is larger than upstream.max_body_bytes")
+            # A length within the limit: read in one go (a body that turns out longer is a
+            # protocol error aiohttp reports itself).
+            return await response.read()
         chunks, size = [], 0
         async for chunk in response.content.iter_any():
             size += len(chunk)
