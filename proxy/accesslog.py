@@ -1,4 +1,4 @@
-"""One log line per request, and the log format (JSON or plain) for every line.
+"""One log line per request, and the record of each request's upstream calls it reports.
 
 The access line carries the request id, method, route pattern, status, duration, the
 upstream calls made for it with their durations, bytes sent and the User-Agent; never a
@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import time
 
-import orjson
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from proxy.appkeys import REQUEST_ID, UPSTREAM_CALLS_KEY
-from proxy.redact import RedactTokens
 
 # The upstream calls of the request being answered (set by the app's middleware).
 UPSTREAM_CALLS: contextvars.ContextVar[list | None] = contextvars.ContextVar(
@@ -46,28 +43,3 @@ class AccessLogger(AbstractAccessLogger):
         }
         self.logger.info("%s %s %s", request.method, fields["route"], response.status,
                          extra={"fields": fields})
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        line.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
-        return orjson.dumps(line).decode()
-
-
-def configure_logging(level: int, fmt: str) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s"))
-    handler.addFilter(RedactTokens())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)

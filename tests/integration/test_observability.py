@@ -10,7 +10,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from proxy.accesslog import ACCESS_LOG, AccessLogger, JsonFormatter
+from proxy.accesslog import ACCESS_LOG, AccessLogger
+from proxy.logs import JsonFormatter
 from proxy.app import make_app
 from tests.support.scripted import proxy_settings
 
