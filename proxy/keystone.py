@@ -13,6 +13,7 @@ checks the token on every call) would show.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ssl
 import logging
@@ -69,6 +70,7 @@ class Keystone:
         self.admin_roles = frozenset(r.strip() for r in settings.admin_roles.split(",") if r.strip())
         self._upstream = upstream  # whose session (timeouts, pool) the lookups share
         self._cache: dict[bytes, tuple[float, Caller | None]] = {}
+        self._asking: dict[bytes, asyncio.Future] = {}  # one look-up per token at a time
 
     def is_admin(self, caller: Caller) -> bool:
         return bool(caller.roles & self.admin_roles)
@@ -82,7 +84,11 @@ class Keystone:
         if cached is not None and cached[0] > now:
             found = cached[1]
         else:
-            found = await self._ask(token)
+            asking = self._asking.get(key)
+            if asking is None:
+                asking = self._asking[key] = asyncio.ensure_future(self._ask(token))
+                asking.add_done_callback(lambda _: self._asking.pop(key, None))
+            found = await asyncio.shield(asking)  # a caller who leaves cancels only itself
             if found is not None and self.settings.cache_seconds > 0:  # no answer: ask again
                 if len(self._cache) >= _CACHE_MAX:
                     self._cache.clear()

@@ -274,3 +274,23 @@ async def test_a_token_keystone_refuses_is_401_and_keystone_down_defers_to_the_u
         str(upstream.server.make_url("")), identity_keystone_url=f"http://127.0.0.1:{port}")))
     answered = await client.get("/v1/images/detail", headers={"X-Auth-Token": "t"})
     assert answered.status == 200 and len(upstream.seen) == 1
+
+
+async def test_concurrent_first_requests_of_one_token_make_one_keystone_lookup(
+        aiohttp_client, aiohttp_server, upstream):
+    lookups = []
+
+    async def tokens(request):
+        lookups.append(request)
+        await asyncio.sleep(0.1)
+        return web.json_response({"token": {"project": {"id": "p"}, "roles": [{"name": "member"}]}})
+
+    keystone_app = web.Application()
+    keystone_app.router.add_get("/v3/auth/tokens", tokens)
+    keystone = await aiohttp_server(keystone_app)
+    client = await aiohttp_client(make_app(proxy_settings(
+        str(upstream.server.make_url("")), identity_keystone_url=str(keystone.make_url("")))))
+    answers = await asyncio.gather(*(client.get("/v1/images/detail", headers={"X-Auth-Token": "t"})
+                                     for _ in range(20)))
+    assert {answer.status for answer in answers} == {200}
+    assert len(lookups) == 1
