@@ -93,11 +93,11 @@ class Upstream:
         return self._session
 
     async def list_images(self, params, *, token: str | None, request_id: str) -> object:
-        async with self._observed("list_images"):
+        with self._observed("list_images"):
             return await self._get_json(self._images, params, token, request_id)
 
     async def get_image(self, image_id: str, *, token: str | None, request_id: str) -> object:
-        async with self._observed("get_image"):
+        with self._observed("get_image"):
             return await self._get_json(self._image_url(image_id), (), token, request_id)
 
     async def open_image_data(self, image_id: str, *, token: str | None,
@@ -116,7 +116,7 @@ class Upstream:
                                               headers=headers, allow_redirects=False,
                                               timeout=timeout)
 
-        async with self._observed("image_data"):
+        with self._observed("image_data"):
             response = await self._with_retries(attempt)
         if response.status != 200:
             try:
@@ -147,8 +147,9 @@ class Upstream:
 
         async def is_member(image_id: str) -> bool:
             url = self._image_url(image_id) / "members" / project
-            async with self._member_lookups, self._observed("member"):
-                status, body = await self._get(url, (), token, request_id)
+            async with self._member_lookups:
+                with self._observed("member"):
+                    status, body = await self._get(url, (), token, request_id)
             if status not in (200, 404):
                 raise UpstreamStatus(status, body)
             return status == 200
@@ -166,7 +167,7 @@ class Upstream:
         answers it before authentication); None when it cannot be read."""
         for url in (self.base / "versions", self.base.with_path(self.base.path.rstrip("/") + "/")):
             try:
-                async with self._observed("versions"):
+                with self._observed("versions"):
                     status, body = await self._get(url, (), None, None)
             except UpstreamError as exc:
                 log.warning("upstream version discovery failed: %s", exc)
@@ -189,26 +190,8 @@ class Upstream:
         except orjson.JSONDecodeError:
             raise UpstreamBroken("the upstream answered with a body that is not JSON") from None
 
-    @contextlib.asynccontextmanager
-    async def _observed(self, call: str):
-        started, error = time.monotonic(), None
-        try:
-            yield
-        except UpstreamUnreachable:
-            error = "unreachable"
-            raise
-        except UpstreamUnavailable:
-            error = "timeout"
-            raise
-        except UpstreamBroken:
-            error = "broken"
-            raise
-        except UpstreamStatus as exc:
-            error = "status_5xx" if exc.status >= 500 else None  # 4xx: the caller's doing
-            raise
-        finally:
-            if self._on_call is not None:
-                self._on_call(call, time.monotonic() - started, error)
+    def _observed(self, call: str) -> "_Observed":
+        return _Observed(self._on_call, call)
 
     @staticmethod
     def _headers(token: str | None, request_id: str | None) -> dict[str, str]:
@@ -259,6 +242,36 @@ class Upstream:
                 raise UpstreamBroken("the upstream answer is larger than upstream.max_body_bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+class _Observed:
+    """Times one upstream call and names its failure for the ``on_call`` hook (a plain class:
+    it runs on every call, and a generator-based context manager costs more)."""
+
+    __slots__ = ("_on_call", "_call", "_started")
+
+    def __init__(self, on_call: OnCall | None, call: str) -> None:
+        self._on_call, self._call = on_call, call
+
+    def __enter__(self) -> None:
+        self._started = time.monotonic()
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if self._on_call is not None:
+            self._on_call(self._call, time.monotonic() - self._started, _failure_kind(error))
+        return False
+
+
+def _failure_kind(error: BaseException | None) -> str | None:
+    if isinstance(error, UpstreamUnreachable):
+        return "unreachable"
+    if isinstance(error, UpstreamUnavailable):
+        return "timeout"
+    if isinstance(error, UpstreamBroken):
+        return "broken"
+    if isinstance(error, UpstreamStatus) and error.status >= 500:
+        return "status_5xx"
+    return None  # success, or a 4xx: the caller's doing
 
 
 def tls_context(settings: UpstreamSettings) -> ssl.SSLContext:
