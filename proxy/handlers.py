@@ -17,7 +17,7 @@ from proxy.v1.query import canonical_uuid, parse_list_query, query_pairs
 from proxy.v1.versions import version_document
 from proxy.v2.answers import image_of
 from proxy.v2.client import UpstreamError, UpstreamStatus
-from proxy.v2.errors import v1_error_from_upstream
+from proxy.v2.errors import image_not_found, v1_error_for_image
 from proxy.v2.plan import ListPaging, plan_list
 
 log = logging.getLogger(__name__)
@@ -121,9 +121,7 @@ async def image_data(request: web.Request) -> web.StreamResponse:
         data = await upstream.open_image_data(image_id, token=token,
                                               request_id=request[REQUEST_ID])
     except UpstreamStatus as error:
-        if error.status == 204:  # v2: no data stored
-            raise V1Error(404, detail=f"Image {image_id} is not active") from None
-        raise _image_error(image_id, error) from None
+        raise v1_error_for_image(image_id, error.status, error.body) from None
     expected = data.content_length or image["size"]  # None: the answer is chunked
     sent, complete = 0, False
     try:
@@ -153,12 +151,12 @@ async def image_data(request: web.Request) -> web.StreamResponse:
 async def _v2_image(request: web.Request, token: str | None) -> dict:
     image_id = request.match_info["image_id"]
     if not _is_image_id(image_id):  # v2 ids are UUIDs: anything else cannot exist
-        raise _not_found(image_id)
+        raise image_not_found(image_id)
     try:
         body = await request.app[UPSTREAM].get_image(
             image_id, token=token, request_id=request[REQUEST_ID])
     except UpstreamStatus as error:
-        raise _image_error(image_id, error) from None
+        raise v1_error_for_image(image_id, error.status, error.body) from None
     return image_of(body)
 
 
@@ -167,15 +165,6 @@ def _is_image_id(value: str) -> bool:
         return canonical_uuid(value) == value
     except ValueError:
         return False
-
-
-def _not_found(image_id: str) -> V1Error:
-    return V1Error(404, detail=f"Image with identifier {image_id} not found")
-
-
-def _image_error(image_id: str, error: UpstreamStatus) -> V1Error:
-    return _not_found(image_id) if error.status == 404 else v1_error_from_upstream(
-        error.status, error.body)
 
 
 # ------------------------------------------------------------------ versions and routing quirks

@@ -67,7 +67,8 @@ async def serve(settings: Settings, *, demo: bool, reuse_port: bool = False) -> 
         await asyncio.sleep(settings.shutdown.grace)
         log.info("refusing new connections; in-flight requests have %.1f s to finish",
                  settings.shutdown.deadline)
-        await runner.cleanup()
+        # leaving the stack: runner.cleanup() closes the listener and waits for what is in
+        # flight, up to shutdown_timeout; then the demo upstream, if any, stops
     log.info("stopped")
 
 

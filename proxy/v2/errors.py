@@ -47,3 +47,17 @@ def v1_error_from_upstream(status: int, body: bytes) -> V1Error:
         # A bare upstream error carries only the default text, which v1 printed once.
         return V1Error(status, detail="" if message == EXPLANATIONS.get(status) else message)
     return V1Error(500)
+
+
+def image_not_found(image_id: str) -> V1Error:
+    return V1Error(404, detail=f"Image with identifier {image_id} not found")
+
+
+def v1_error_for_image(image_id: str, status: int, body: bytes) -> V1Error:
+    """The v1 answer to an upstream error about one image (reference glance-v1.md 3.1):
+    v2's 404 in v1's words; v2's 204 on the data (nothing stored) as v1's "not active"."""
+    if status == 404:
+        return image_not_found(image_id)
+    if status == 204:
+        return V1Error(404, detail=f"Image {image_id} is not active")
+    return v1_error_from_upstream(status, body)

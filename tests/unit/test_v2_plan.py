@@ -257,3 +257,21 @@ def test_callers_not_known_as_admins_get_no_narrowing():
     assert paging.members_to_check(admin_page()) == []
     paging.feed(admin_page())
     assert len(paging.images) == 6
+
+
+# Errors about one image: reference glance-v1.md 3.1.
+
+def test_an_image_v2_cannot_find_is_v1s_not_found_naming_the_id():
+    from proxy.v2.errors import v1_error_for_image
+
+    error = v1_error_for_image("abc", 404, b'{"message": "No image found with ID abc"}')
+    assert render(error, None)[1] == (
+        b"404 Not Found\n\nThe resource could not be found.\n\n Image with identifier abc "
+        b"not found  ")
+
+
+def test_data_v2_has_none_of_is_v1s_not_active():
+    from proxy.v2.errors import v1_error_for_image
+
+    error = v1_error_for_image("abc", 204, b"")
+    assert (error.status, error.detail) == (404, "Image abc is not active")
