@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 
 import aiohttp
-import uvloop
 from aiohttp import web
 
 
@@ -33,6 +32,7 @@ def make_app(upstream: str) -> web.Application:
 
 
 if __name__ == "__main__":
-    # the same event loop as the proxy's (uvloop), so that the ratio is the translation's
+    # plain aiohttp on asyncio's own loop, as issue 6 defines the baseline (the proxy's
+    # uvloop is one of its optimisations; bench/RESULTS.md gives the uvloop figure too)
     web.run_app(make_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]),
-                access_log=None, print=None, loop=uvloop.new_event_loop())
+                access_log=None, print=None)

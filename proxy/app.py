@@ -15,10 +15,11 @@ from aiohttp import web
 
 from proxy import handlers, health
 from proxy.accesslog import UPSTREAM_CALLS, route_of
-from proxy.appkeys import (DRAINING, KEYSTONE, METRICS, REQUEST_ID, SETTINGS, UPSTREAM,
+from proxy.appkeys import (DRAINING, IMAGE_MEMO, KEYSTONE, METRICS, REQUEST_ID, SETTINGS, UPSTREAM,
                            UPSTREAM_CALLS_KEY, VERSIONS)
 from proxy.config import DeprecationSettings, Settings
 from proxy.discovery import VersionWatch
+from proxy.imagememo import ImageMemo
 from proxy.keystone import Keystone
 from proxy.metrics import Metrics
 from proxy.v1.errors import V1Error, render
@@ -51,6 +52,7 @@ def make_app(settings: Settings) -> web.Application:
     metrics = app[METRICS] = Metrics()
     upstream = Upstream(settings.upstream, on_call=_recorder(metrics))
     app[UPSTREAM] = upstream
+    app[IMAGE_MEMO] = ImageMemo(settings.listing.memo_images)
     app[VERSIONS] = VersionWatch(upstream, settings.upstream.version_refresh_interval)
     identity = settings.identity
     app[KEYSTONE] = Keystone(identity, upstream) if identity.keystone_url else None

@@ -67,6 +67,7 @@ class LimitsSettings:
 class ListingSettings:
     default_limit: int = 25
     max_limit: int = 1000
+    memo_images: int = 4096
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,8 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
                           f"must be between 1 and {MAX_LIMIT} (v1's api_limit_max)")
     if not 1 <= listing.default_limit <= listing.max_limit:
         raise ConfigError("listing.default_limit", "must be between 1 and listing.max_limit")
+    if listing.memo_images < 0:
+        raise ConfigError("listing.memo_images", "must be 0 (off) or more")
     if settings.log.format not in ("json", "plain"):
         raise ConfigError("log.format", "must be json or plain")
     for key in ("deprecation_date", "sunset_date"):

@@ -29,5 +29,5 @@ def images_of(body: object) -> list[dict]:
 
 def _check_image(image: object) -> None:
     # The types of the fields v1 shows are checked as they are shaped (proxy.v1.images).
-    if type(image) is not dict or type(image.get("id")) is not str:
+    if not isinstance(image, dict) or type(image.get("id")) is not str:
         raise UpstreamShapeError("an image is not an object with an id")

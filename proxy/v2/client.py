@@ -22,6 +22,7 @@ from yarl import URL
 
 from proxy import __version__
 from proxy.config import UpstreamSettings
+from proxy.v2.answers import UpstreamShapeError
 from proxy.v2.versions import Capabilities, capabilities_from_document
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,14 @@ class Upstream:
         assert self._session is not None, "Upstream.start() was not awaited"
         return self._session
 
-    async def list_images(self, params, *, token: str | None, request_id: str) -> object:
+    async def list_images(self, params, *, token: str | None, request_id: str,
+                          read: Callable[[bytes], dict]) -> dict:
+        """A ``GET /v2/images`` body as ``read`` makes it of the bytes (proxy.imagememo)."""
         with self._observed("list_images"):
-            return await self._get_json(self._images, params, token, request_id)
+            status, body = await self._get(self._images, params, token, request_id)
+            if status >= 300:
+                raise UpstreamStatus(status, body)
+            return read(body)
 
     async def get_image(self, image_id: str, *, token: str | None, request_id: str) -> object:
         with self._observed("get_image"):
@@ -267,7 +273,7 @@ def _failure_kind(error: BaseException | None) -> str | None:
         return "unreachable"
     if isinstance(error, UpstreamUnavailable):
         return "timeout"
-    if isinstance(error, UpstreamBroken):
+    if isinstance(error, (UpstreamBroken, UpstreamShapeError)):
         return "broken"
     if isinstance(error, UpstreamStatus) and error.status >= 500:
         return "status_5xx"

@@ -1,0 +1,84 @@
+"""v2 list bodies read with each distinct image parsed, and translated to v1, only once.
+
+Legacy tools list the same images again and again, and a v2 image is the same bytes until
+it changes. So a list body is split into each image's own bytes (msgspec, in C, without
+building the fields), and an image whose exact bytes were seen before comes back as it was
+parsed then, with the v1 JSON already made. The translation reads nothing but those bytes,
+so who asks does not matter; and a caller meets an entry only when the upstream sent that
+caller those very bytes. Entries are dropped oldest first past ``max_images``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+import orjson
+
+from proxy.v2.answers import UpstreamShapeError
+
+
+class ParsedImage(dict):
+    """A v2 image as the upstream sent it; never changed once made, as one may serve many
+    requests. ``v1_json(shape)`` is ``shape``'s answer for it, as JSON, made once."""
+
+    __slots__ = ("_json",)
+
+    def v1_json(self, shape: Callable[[dict], dict]) -> bytes:
+        try:
+            made = self._json
+        except AttributeError:
+            made = self._json = {}
+        json = made.get(shape)
+        if json is None:
+            json = made[shape] = orjson.dumps(shape(self))
+        return json
+
+
+class _ListBody(msgspec.Struct):
+    images: list[msgspec.Raw]
+    next: msgspec.Raw = msgspec.Raw(b"")  # only whether it is there matters
+
+
+_DECODER = msgspec.json.Decoder(_ListBody)
+
+
+class ImageMemo:
+    def __init__(self, max_images: int) -> None:
+        self.max_images = max_images
+        self._seen: dict[bytes, ParsedImage] = {}
+
+    def read_list(self, body: bytes) -> dict:
+        """A ``GET /v2/images`` body -> ``{"images": [...]}`` (and ``"next"`` when the body
+        has it), each image a ParsedImage, or what it was if it is not a JSON object."""
+        try:
+            listed = _DECODER.decode(body)
+        except msgspec.ValidationError:
+            raise UpstreamShapeError("the image list has no 'images' array") from None
+        except msgspec.DecodeError:
+            raise UpstreamShapeError("the upstream answered with a body that is not JSON") from None
+        seen, images = self._seen, []
+        for raw in listed.images:
+            key = bytes(raw)
+            image = seen.get(key)
+            if image is None:
+                image = self._parse(key)
+            images.append(image)
+        read = {"images": images}
+        if listed.next:
+            read["next"] = listed.next
+        return read
+
+    def _parse(self, key: bytes):
+        try:
+            parsed = orjson.loads(key)
+        except orjson.JSONDecodeError:  # what msgspec reads and orjson does not (huge ints)
+            raise UpstreamShapeError("an image in the list cannot be read") from None
+        if type(parsed) is not dict:
+            return parsed  # not an image: the list's own checks say so
+        image = ParsedImage(parsed)
+        if self.max_images:
+            if len(self._seen) >= self.max_images:
+                del self._seen[next(iter(self._seen))]  # the oldest
+            self._seen[key] = image
+        return image
