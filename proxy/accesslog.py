@@ -30,6 +30,11 @@ def route_of(request: web.BaseRequest) -> str:
 
 
 class AccessLogger(AbstractAccessLogger):
+    @property
+    def enabled(self) -> bool:
+        # asked once per connection: below INFO, no line is built at all
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, took: float) -> None:
         fields = {
             "request_id": request.get(REQUEST_ID),

@@ -118,11 +118,11 @@ async def v1_answers(request: web.Request, handler) -> web.StreamResponse:
     metrics = request.app[METRICS]
     route = route_of(request)
     started = time.monotonic()
-    metrics.in_flight.inc()
+    metrics.in_flight += 1
     try:
         response = await _answer(request, handler, request_id)
     finally:
-        metrics.in_flight.dec()
+        metrics.in_flight -= 1
     if route.startswith(_V1_ROUTES):
         metrics.request_done(route, request.method, response.status,
                              time.monotonic() - started, request.headers.get("User-Agent"))
