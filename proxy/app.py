@@ -7,7 +7,7 @@ import contextlib
 import logging
 import re
 import time
-import uuid
+from random import getrandbits
 from datetime import date, datetime, timezone
 from email.utils import format_datetime
 
@@ -35,6 +35,16 @@ V1_PREFIXES = ("/v1", "/v1.0", "/v1.1")
 # A caller's own request id is kept only in the form Glance generates, so that it can be
 # logged and forwarded safely (Glance breaks on ids over 64 characters).
 _REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# the bits that make 128 random bits a version-4 UUID (RFC 9562: version 4, variant 10)
+_UUID4_KEEP = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_request_id() -> str:
+    """``req-<uuid4>``, Glance's form. From the random module (reseeded in each forked
+    worker): ids must be unique, not secret, and uuid4's os.urandom is a system call."""
+    h = f"{getrandbits(128) & _UUID4_KEEP | _UUID4_SET:032x}"
+    return f"req-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def make_app(settings: Settings) -> web.Application:
@@ -111,7 +121,7 @@ async def v1_answers(request: web.Request, handler) -> web.StreamResponse:
     """Gives every answer a request id, and turns every failure into a v1 error answer."""
     request_id = request.headers.get("X-Openstack-Request-Id", "")
     if not _REQUEST_ID.match(request_id):
-        request_id = f"req-{uuid.uuid4()}"
+        request_id = new_request_id()
     request[REQUEST_ID] = request_id
     request[UPSTREAM_CALLS_KEY] = calls = []
     UPSTREAM_CALLS.set(calls)
@@ -196,7 +206,7 @@ def _midnight(day: str) -> datetime:
 async def _give_request_id(request: web.Request, response: web.StreamResponse) -> None:
     # Here rather than in the middleware: streamed answers send their headers early. An
     # answer aiohttp gives itself (a 417 for a bad Expect) never met the middleware.
-    response.headers["X-Openstack-Request-Id"] = request.get(REQUEST_ID) or f"req-{uuid.uuid4()}"
+    response.headers["X-Openstack-Request-Id"] = request.get(REQUEST_ID) or new_request_id()
 
 
 def _check_limits(request: web.Request) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import msgspec
 import orjson
 
-from proxy.v2.answers import UpstreamShapeError
+from proxy.v2.answers import UpstreamShapeError, image_of
 
 
 class ParsedImage(dict):
@@ -50,7 +50,7 @@ class ImageMemo:
 
     def read_list(self, body: bytes) -> dict:
         """A ``GET /v2/images`` body -> ``{"images": [...]}`` (and ``"next"`` when the body
-        has it), each image a ParsedImage, or what it was if it is not a JSON object."""
+        has it), each image a ParsedImage; UpstreamShapeError if it is not a v2 image list."""
         try:
             listed = _DECODER.decode(body)
         except msgspec.ValidationError:
@@ -74,9 +74,7 @@ class ImageMemo:
             parsed = orjson.loads(key)
         except orjson.JSONDecodeError:  # what msgspec reads and orjson does not (huge ints)
             raise UpstreamShapeError("an image in the list cannot be read") from None
-        if type(parsed) is not dict:
-            return parsed  # not an image: the list's own checks say so
-        image = ParsedImage(parsed)
+        image = ParsedImage(image_of(parsed))
         if self.max_images:
             if len(self._seen) >= self.max_images:
                 del self._seen[next(iter(self._seen))]  # the oldest

@@ -57,11 +57,14 @@ class ListQuery:
     sort_dir: str = "desc"
 
 
+_SEPARATORS = re.compile("[&;]")
+
+
 def query_pairs(query_string: str) -> list[tuple[str, str]]:
     """A raw query string as (name, value) pairs, split as v1's WebOb split it (on ``&`` and
     ``;``, ``+`` meaning a space); bytes that are not UTF-8 become U+FFFD."""
     pairs = []
-    for part in re.split("[&;]", query_string):
+    for part in _SEPARATORS.split(query_string):
         if part:
             name, _, value = part.partition("=")
             pairs.append((unquote_plus(name, errors="replace"), unquote_plus(value, errors="replace")))

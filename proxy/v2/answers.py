@@ -12,19 +12,9 @@ class UpstreamShapeError(Exception):
 
 
 def image_of(body: object) -> dict:
-    """A ``GET /v2/images/{id}`` body: an image object with a string id."""
+    """A ``GET /v2/images/{id}`` body, or one image of a list: an object with a string id."""
     _check_image(body)
     return body
-
-
-def images_of(body: object) -> list[dict]:
-    """The ``images`` of a ``GET /v2/images`` body."""
-    if not isinstance(body, dict) or not isinstance(body.get("images"), list):
-        raise UpstreamShapeError("the image list has no 'images' array")
-    images = body["images"]
-    for image in images:
-        _check_image(image)
-    return images
 
 
 def _check_image(image: object) -> None:

@@ -9,7 +9,6 @@ an error status -> whatever v1 would have said (proxy.v2.errors).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import ssl
@@ -291,19 +290,24 @@ def tls_context(settings: UpstreamSettings) -> ssl.SSLContext:
     return context
 
 
-@contextlib.contextmanager
-def _failures_named():
+class _failures_named:
     """Every way an upstream call fails, as one of our named errors: the kind of failure,
-    never the address."""
-    try:
-        yield
-    except asyncio.TimeoutError:
-        raise UpstreamUnavailable("the upstream did not answer in time") from None
-    except aiohttp.ClientSSLError as exc:  # a certificate that does not verify: asking
-        raise UpstreamUnavailable(           # again will not make it verify
-            f"the upstream's TLS could not be trusted ({type(exc).__name__})") from None
-    except aiohttp.ClientConnectionError as exc:  # refused, reset, disconnected
-        raise UpstreamUnreachable(
-            f"the upstream could not be reached ({type(exc).__name__})") from None
-    except aiohttp.ClientError as exc:
+    never the address. (A plain class, as _Observed: it wraps every call.)"""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind, exc, traceback) -> bool:
+        if exc is None or not isinstance(exc, (asyncio.TimeoutError, aiohttp.ClientError)):
+            return False
+        if isinstance(exc, asyncio.TimeoutError):
+            raise UpstreamUnavailable("the upstream did not answer in time") from None
+        if isinstance(exc, aiohttp.ClientSSLError):  # a certificate that does not verify:
+            raise UpstreamUnavailable(                 # asking again will not make it verify
+                f"the upstream's TLS could not be trusted ({type(exc).__name__})") from None
+        if isinstance(exc, aiohttp.ClientConnectionError):  # refused, reset, disconnected
+            raise UpstreamUnreachable(
+                f"the upstream could not be reached ({type(exc).__name__})") from None
         raise UpstreamBroken(f"the upstream answer was unreadable ({type(exc).__name__})") from None

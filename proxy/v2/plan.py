@@ -14,7 +14,6 @@ from datetime import datetime
 from proxy.v1.errors import V1Error
 from proxy.v1.images import V2_OWN_FIELDS
 from proxy.v1.query import MAX_LIMIT, ListQuery, canonical_uuid, invalid_marker
-from proxy.v2.answers import images_of
 from proxy.v2.errors import upstream_message, v1_error_from_upstream
 
 # Keys v2 reads as its own parameters or fields, so ``property-<key>`` cannot be asked as
@@ -161,17 +160,18 @@ class ListPaging:
         # checked as v1 checked them; the answer is then discarded.
         return self._request(self.plan.marker, max(self.plan.limit, 1))
 
-    def members_to_check(self, body: object) -> list[str]:
-        """Ids of images in this v2 body whose keeping depends on the caller's membership."""
+    def members_to_check(self, body: dict) -> list[str]:
+        """Ids of images in this v2 list body (as proxy.imagememo reads it) whose keeping
+        depends on the caller's membership."""
         narrowing = self.plan.narrowing
         if narrowing is None or narrowing.as_user_of is None:
             return []
-        return [image["id"] for image in images_of(body) if narrowing.needs_membership(image)]
+        return [image["id"] for image in body["images"] if narrowing.needs_membership(image)]
 
-    def feed(self, body: object, shared_with_caller: frozenset[str] = frozenset()) -> Params | None:
+    def feed(self, body: dict, shared_with_caller: frozenset[str] = frozenset()) -> Params | None:
         """Take one v2 list body (and which of its images are shared with the caller, as
         asked by members_to_check); return the next request, or None when the page is done."""
-        page = images_of(body)
+        page = body["images"]
         narrowing = self.plan.narrowing
         kept = page if narrowing is None else [
             image for image in page if narrowing.keeps(image, shared_with_caller)]
