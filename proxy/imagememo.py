@@ -44,39 +44,64 @@ _DECODER = msgspec.json.Decoder(_ListBody)
 
 
 class ImageMemo:
+    """Remembers up to ``max_images`` images by their bytes, and whole list bodies by
+    theirs (the body a poller gets again and again) while they hold no more images than
+    that in all: memory stays within about twice ``max_images`` images."""
+
     def __init__(self, max_images: int) -> None:
         self.max_images = max_images
-        self._seen: dict[bytes, ParsedImage] = {}
+        self._images: dict[bytes, ParsedImage] = {}
+        self._bodies: dict[bytes, dict] = {}
+        self._images_in_bodies = 0
 
     def read_list(self, body: bytes) -> dict:
-        """A ``GET /v2/images`` body -> ``{"images": [...]}`` (and ``"next"`` when the body
-        has it), each image a ParsedImage; UpstreamShapeError if it is not a v2 image list."""
+        """A ``GET /v2/images`` body -> ``{"images": (...)}`` (and ``"next"`` when the body
+        has it), each image a ParsedImage; UpstreamShapeError if it is not a v2 image list.
+        What it returns is shared: never change it."""
+        read = self._bodies.get(body)
+        if read is None:
+            read = self._read(body)
+            self._remember_body(body, read)
+        return read
+
+    def _read(self, body: bytes) -> dict:
         try:
             listed = _DECODER.decode(body)
         except msgspec.ValidationError:
             raise UpstreamShapeError("the image list has no 'images' array") from None
         except msgspec.DecodeError:
             raise UpstreamShapeError("the upstream answered with a body that is not JSON") from None
-        seen, images = self._seen, []
+        seen, images = self._images, []
         for raw in listed.images:
             key = bytes(raw)
             image = seen.get(key)
             if image is None:
                 image = self._parse(key)
             images.append(image)
-        read = {"images": images}
+        read = {"images": tuple(images)}
         if listed.next:
             read["next"] = listed.next
         return read
 
-    def _parse(self, key: bytes):
+    def _parse(self, key: bytes) -> ParsedImage:
         try:
             parsed = orjson.loads(key)
         except orjson.JSONDecodeError:  # what msgspec reads and orjson does not (huge ints)
             raise UpstreamShapeError("an image in the list cannot be read") from None
         image = ParsedImage(image_of(parsed))
         if self.max_images:
-            if len(self._seen) >= self.max_images:
-                del self._seen[next(iter(self._seen))]  # the oldest
-            self._seen[key] = image
+            if len(self._images) >= self.max_images:
+                del self._images[next(iter(self._images))]  # the oldest
+            self._images[key] = image
         return image
+
+    def _remember_body(self, body: bytes, read: dict) -> None:
+        count = len(read["images"])
+        if count > self.max_images:
+            return
+        bodies = self._bodies
+        while self._images_in_bodies + count > self.max_images:
+            oldest = next(iter(bodies))
+            self._images_in_bodies -= len(bodies.pop(oldest)["images"])
+        bodies[body] = read
+        self._images_in_bodies += count

@@ -18,9 +18,9 @@ def body(*images, **rest) -> bytes:
 
 def test_a_list_body_reads_as_the_parsed_json_with_next_only_when_the_body_has_it():
     memo = ImageMemo(10)
-    assert memo.read_list(body(IMAGE, {"id": "b"})) == {"images": [IMAGE, {"id": "b"}]}
+    assert memo.read_list(body(IMAGE, {"id": "b"})) == {"images": (IMAGE, {"id": "b"})}
     read = memo.read_list(body(IMAGE, next="/v2/images?marker=a", first="/v2/images"))
-    assert read["images"] == [IMAGE] and "next" in read and "first" not in read
+    assert read["images"] == (IMAGE,) and "next" in read and "first" not in read
 
 
 def test_the_same_image_bytes_come_back_as_the_same_parsed_image_with_its_json_made_once():
@@ -49,6 +49,19 @@ def test_past_its_size_the_oldest_image_is_forgotten_and_zero_remembers_nothing(
     assert memo.read_list(body(a))["images"][0] is not first_a
     off = ImageMemo(0)
     assert off.read_list(body(a))["images"][0] is not off.read_list(body(a))["images"][0]
+
+
+def test_a_body_seen_before_comes_back_as_it_was_read_while_bodies_hold_few_enough_images():
+    memo = ImageMemo(3)
+    two, one = body(IMAGE, {"id": "b"}), body({"id": "c"})
+    first = memo.read_list(two)
+    assert memo.read_list(bytes(bytearray(two))) is first  # equal bytes, another object
+    memo.read_list(one)  # 2 + 1 images: both bodies kept
+    assert memo.read_list(two) is first
+    memo.read_list(body({"id": "d"}))  # one image too many: the oldest body goes
+    assert memo.read_list(two) is not first
+    big = body(*({"id": str(n)} for n in range(4)))  # more images than the memo holds
+    assert memo.read_list(big) is not memo.read_list(big)
 
 
 @pytest.mark.parametrize("raw", [b"not json", b"[]", b"{}", b'{"images": {}}', b'{"images": 3}',
