@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -13,7 +14,7 @@ from proxy.appkeys import IMAGE_MEMO, KEYSTONE, REQUEST_ID, SETTINGS, UPSTREAM
 from proxy.keystone import TokenRejected
 from proxy.v1.errors import V1Error, method_not_allowed
 from proxy.v1.images import download_refusal, meta_headers, to_v1_image, to_v1_summary
-from proxy.v1.query import canonical_uuid, parse_list_query, query_pairs
+from proxy.v1.query import ListQuery, canonical_uuid, parse_list_query, query_pairs
 from proxy.v1.versions import version_document
 from proxy.v2.answers import image_of
 from proxy.v2.client import UpstreamError, UpstreamStatus
@@ -37,11 +38,7 @@ async def images_detail(request: web.Request) -> web.Response:
 
 async def _listing(request: web.Request, shape) -> web.Response:
     listing = request.app[SETTINGS].listing
-    query = parse_list_query(
-        query_pairs(request.query_string),
-        default_limit=listing.default_limit,
-        max_limit=listing.max_limit,
-    )
+    query = _list_query(request.query_string, listing.default_limit, listing.max_limit)
     token, admin_project = await _caller(request)
     paging = ListPaging(plan_list(query, admin_project=admin_project))
     await _page_through(request, paging, token)
@@ -49,6 +46,14 @@ async def _listing(request: web.Request, shape) -> web.Response:
     # serialised again
     body = b'{"images":[' + b",".join([image.v1_json(shape) for image in paging.images]) + b"]}"
     return web.Response(body=body, content_type="application/json")
+
+
+@functools.lru_cache(maxsize=1024)
+def _list_query(query_string: str, default_limit: int, max_limit: int) -> ListQuery:
+    """The parsed query (immutable), remembered: tools poll with the same query string again
+    and again. (A query that is refused raises, and is not remembered.)"""
+    return parse_list_query(query_pairs(query_string), default_limit=default_limit,
+                            max_limit=max_limit)
 
 
 async def _caller(request: web.Request) -> tuple[str | None, str | None]:
