@@ -15,7 +15,9 @@ from aiohttp import web
 
 def make_app(upstream: str) -> web.Application:
     async def forward(request: web.Request) -> web.Response:
-        async with request.app["session"].get(upstream + request.path_qs) as answer:
+        token = request.headers.get("X-Auth-Token")
+        async with request.app["session"].get(upstream + request.path_qs, headers=(
+                {"X-Auth-Token": token} if token is not None else None)) as answer:
             body = await answer.read()
             return web.Response(body=body, status=answer.status,
                                 content_type=answer.content_type)

@@ -18,9 +18,12 @@ def body(*images, **rest) -> bytes:
 
 def test_a_list_body_reads_as_the_parsed_json_with_next_only_when_the_body_has_it():
     memo = ImageMemo(10)
-    assert memo.read_list(body(IMAGE, {"id": "b"})) == {"images": (IMAGE, {"id": "b"})}
+    read = memo.read_list(body(IMAGE, {"id": "b"}))
+    assert list(read) == ["images"] and [image.v2 for image in read["images"]] == [IMAGE, {"id": "b"}]
+    first = read["images"][0]
+    assert (first["id"], first.get("name"), first.get("nothing", 7)) == ("a", "cirros", 7)
     read = memo.read_list(body(IMAGE, next="/v2/images?marker=a", first="/v2/images"))
-    assert read["images"] == (IMAGE,) and "next" in read and "first" not in read
+    assert [image.v2 for image in read["images"]] == [IMAGE] and list(read) == ["images", "next"]
 
 
 def test_the_same_image_bytes_come_back_as_the_same_parsed_image_with_its_json_made_once():
