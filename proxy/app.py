@@ -13,7 +13,7 @@ from email.utils import format_datetime
 
 from aiohttp import web
 
-from proxy import handlers, health
+from proxy import handlers, health, image_writes
 from proxy.accesslog import UPSTREAM_CALLS, route_of
 from proxy.appkeys import (DRAINING, IMAGE_MEMO, KEYSTONE, METRICS, REQUEST_ID, SETTINGS, UPSTREAM,
                            UPSTREAM_CALLS_KEY, VERSIONS)
@@ -80,15 +80,15 @@ def _add_routes(router: web.UrlDispatcher) -> None:
         router.add_route("*", prefix, handlers.v1_root)
         router.add_route("*", f"{prefix}/", handlers.images_index)
         router.add_get(f"{prefix}/images", handlers.images_index, allow_head=False)
-        router.add_post(f"{prefix}/images", handlers.not_yet)
+        router.add_post(f"{prefix}/images", image_writes.create_image)
         router.add_route("*", f"{prefix}/images", handlers.reject("GET, POST"))
         router.add_get(f"{prefix}/images/detail", handlers.images_detail, allow_head=False)
         router.add_route("*", f"{prefix}/images/detail", handlers.images_detail_other)
         one = f"{prefix}/images/{{image_id}}"
         router.add_route("HEAD", one, handlers.image_meta)
         router.add_get(one, handlers.image_data, allow_head=False)
-        router.add_put(one, handlers.not_yet)
-        router.add_delete(one, handlers.not_yet)
+        router.add_put(one, image_writes.update_image)
+        router.add_delete(one, image_writes.delete_image)
         router.add_route("*", one, handlers.reject("GET, HEAD, PUT, DELETE"))
         # Members (v1 section 5) are not translated yet: say so rather than 404.
         router.add_route("*", f"{one}/members", handlers.not_yet)
@@ -217,7 +217,10 @@ def _check_limits(request: web.Request) -> None:
     sizes = [len(name) + len(value) + 2 for name, value in request.raw_headers]
     if sizes and (max(sizes) > limits.max_header_bytes or sum(sizes) > limits.max_header_bytes):
         raise V1Error(431)
-    if (request.content_length or 0) > limits.max_body_bytes:
+    # image data (POST/PUT of octet-stream) is streamed, never held: other bodies are bounded
+    if (request.content_length or 0) > limits.max_body_bytes and not (
+            request.method in ("POST", "PUT")
+            and request.content_type == "application/octet-stream"):
         raise V1Error(413)
 
 

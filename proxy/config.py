@@ -96,6 +96,13 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class WritesSettings:
+    # what v1's is_public false (or no is_public) becomes on v2: "shared", as v1 wrote it,
+    # or "private" for upstreams that allow nothing else (Huawei IMS)
+    not_public_visibility: str = "shared"
+
+
+@dataclass(frozen=True)
 class DeprecationSettings:
     deprecation_date: str = ""
     sunset_date: str = ""
@@ -112,6 +119,7 @@ class Settings:
     health: HealthSettings = field(default_factory=HealthSettings)
     shutdown: ShutdownSettings = field(default_factory=ShutdownSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    writes: WritesSettings = field(default_factory=WritesSettings)
     deprecation: DeprecationSettings = field(default_factory=DeprecationSettings)
 
 
@@ -182,6 +190,7 @@ _SECTION_TYPES = {
     "health": HealthSettings,
     "shutdown": ShutdownSettings,
     "log": LogSettings,
+    "writes": WritesSettings,
     "deprecation": DeprecationSettings,
 }
 
@@ -259,6 +268,8 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
         raise ConfigError("listing.default_limit", "must be between 1 and listing.max_limit")
     if listing.memo_images < 0:
         raise ConfigError("listing.memo_images", "must be 0 (off) or more")
+    if settings.writes.not_public_visibility not in ("shared", "private"):
+        raise ConfigError("writes.not_public_visibility", "must be shared or private")
     if settings.log.format not in ("json", "plain"):
         raise ConfigError("log.format", "must be json or plain")
     for key in ("deprecation_date", "sunset_date"):

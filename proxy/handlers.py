@@ -39,7 +39,7 @@ async def images_detail(request: web.Request) -> web.Response:
 async def _listing(request: web.Request, shape) -> web.Response:
     listing = request.app[SETTINGS].listing
     query = _list_query(request.query_string, listing.default_limit, listing.max_limit)
-    token, admin_project = await _caller(request)
+    token, admin_project = await caller(request)
     paging = ListPaging(plan_list(query, admin_project=admin_project))
     await _page_through(request, paging, token)
     # each image's JSON is made once per distinct image (proxy.imagememo): joined, not
@@ -56,7 +56,7 @@ def _list_query(query_string: str, default_limit: int, max_limit: int) -> ListQu
                             max_limit=max_limit)
 
 
-async def _caller(request: web.Request) -> tuple[str | None, str | None]:
+async def caller(request: web.Request) -> tuple[str | None, str | None]:
     """The caller's token, and its project when Keystone says the caller is an admin.
 
     No token is a 401 (unless ``identity.require_token`` is off), as is a token that is not
@@ -102,8 +102,8 @@ async def _page_through(request: web.Request, paging: ListPaging, token: str | N
 
 async def image_meta(request: web.Request) -> web.Response:
     """HEAD /v1/images/{id}: the metadata as x-image-meta-* headers (v2 has no HEAD: GET)."""
-    token, _ = await _caller(request)
-    image = to_v1_image(await _v2_image(request, token))
+    token, _ = await caller(request)
+    image = to_v1_image(await v2_image(request, token))
     response = web.Response(headers=CIMultiDict(meta_headers(image)))
     response.headers["Content-Type"] = "text/html; charset=UTF-8"  # WebOb's default
     response.headers["Content-Length"] = "0"
@@ -113,8 +113,8 @@ async def image_meta(request: web.Request) -> web.Response:
 async def image_data(request: web.Request) -> web.StreamResponse:
     """GET /v1/images/{id}: the data, streamed from v2's file endpoint in constant memory."""
     image_id = request.match_info["image_id"]
-    token, _ = await _caller(request)
-    image = to_v1_image(await _v2_image(request, token))
+    token, _ = await caller(request)
+    image = to_v1_image(await v2_image(request, token))
     refusal = download_refusal(image)
     if refusal is not None:
         raise refusal
@@ -156,9 +156,11 @@ async def image_data(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _v2_image(request: web.Request, token: str | None) -> dict:
-    image_id = request.match_info["image_id"]
-    if not _is_image_id(image_id):  # v2 ids are UUIDs: anything else cannot exist
+async def v2_image(request: web.Request, token: str | None, image_id: str | None = None) -> dict:
+    """The v2 image named by the route (or ``image_id``), as the caller may see it; v1's 404
+    otherwise."""
+    image_id = image_id or request.match_info["image_id"]
+    if not is_image_id(image_id):  # v2 ids are UUIDs: anything else cannot exist
         raise image_not_found(image_id)
     try:
         body = await request.app[UPSTREAM].get_image(
@@ -168,7 +170,7 @@ async def _v2_image(request: web.Request, token: str | None) -> dict:
     return image_of(body)
 
 
-def _is_image_id(value: str) -> bool:
+def is_image_id(value: str) -> bool:
     try:
         return canonical_uuid(value) == value
     except ValueError:

@@ -22,6 +22,7 @@ from yarl import URL
 from proxy import __version__
 from proxy.config import UpstreamSettings
 from proxy.v2.answers import UpstreamShapeError
+from proxy.v2.writes import PATCH_CONTENT_TYPE
 from proxy.v2.versions import Capabilities, capabilities_from_document
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,74 @@ class Upstream:
                 response.close()
             raise UpstreamStatus(response.status, body)
         return response
+
+    async def create_image(self, body: dict, *, token: str | None, request_id: str) -> dict:
+        """``POST /v2/images``: the created image (UpstreamStatus for an error answer)."""
+        with self._observed("create_image"):
+            return await self._send_json("POST", self._images, token, request_id, 201,
+                                         json=body)
+
+    async def update_image(self, image_id: str, patch: list, *, token: str | None,
+                           request_id: str) -> dict:
+        """``PATCH /v2/images/{id}`` with a JSON patch: the updated image."""
+        with self._observed("update_image"):
+            return await self._send_json(
+                "PATCH", self._image_url(image_id), token, request_id, 200,
+                data=orjson.dumps(patch), content_type=PATCH_CONTENT_TYPE)
+
+    async def delete_image(self, image_id: str, *, token: str | None, request_id: str) -> None:
+        with self._observed("delete_image"):
+            await self._send_json("DELETE", self._image_url(image_id), token, request_id, 204)
+
+    async def upload_image_data(self, image_id: str, chunks, *, token: str | None,
+                                request_id: str) -> None:
+        """``PUT /v2/images/{id}/file`` with ``chunks`` (an async iterator of bytes), streamed:
+        never more than a chunk in memory. Only silence is a timeout."""
+        timeout = aiohttp.ClientTimeout(total=None, connect=self.settings.connect_timeout,
+                                        sock_read=self.settings.timeout)
+        with self._observed("upload_data"):
+            await self._send_json("PUT", self._image_url(image_id) / "file", token, request_id,
+                                  204, data=chunks, content_type="application/octet-stream",
+                                  timeout=timeout)
+
+    async def members(self, image_id: str, *, token: str | None, request_id: str) -> dict:
+        with self._observed("members"):
+            return await self._send_json("GET", self._image_url(image_id) / "members", token,
+                                         request_id, 200)
+
+    async def add_member(self, image_id: str, member: str, *, token: str | None,
+                         request_id: str) -> dict:
+        with self._observed("add_member"):
+            return await self._send_json("POST", self._image_url(image_id) / "members", token,
+                                         request_id, 200, json={"member": member})
+
+    async def remove_member(self, image_id: str, member: str, *, token: str | None,
+                            request_id: str) -> None:
+        with self._observed("remove_member"):
+            await self._send_json("DELETE", self._image_url(image_id) / "members" / member,
+                                  token, request_id, 204)
+
+    async def _send_json(self, method: str, url: URL, token, request_id, expected: int, *,
+                         json=None, data=None, content_type: str | None = None,
+                         timeout: aiohttp.ClientTimeout | None = None):
+        """One call that changes something: never retried (it may have happened). The
+        parsed body of the ``expected`` status (None when empty); UpstreamStatus otherwise."""
+        headers = self._headers(token, request_id)
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        with _failures_named():
+            async with self.session.request(method, url, headers=headers, json=json, data=data,
+                                            allow_redirects=False,
+                                            timeout=timeout or aiohttp.helpers.sentinel) as answer:
+                status, body = answer.status, await self._read_limited(answer)
+        if status != expected:
+            raise UpstreamStatus(status, body)
+        if not body:
+            return None
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise UpstreamBroken("the upstream answered with a body that is not JSON") from None
 
     @staticmethod
     async def image_chunks(response: aiohttp.ClientResponse):

@@ -23,7 +23,8 @@ PATHS = ["/", "/versions", "/v1", "/v1/", "/v1.0/images", "/v1.1/images/detail",
 PARAMS = ["name", "status", "container_format", "disk_format", "size_min", "size_max",
           "changes-since", "min_ram", "min_disk", "protected", "is_public", "property-os_distro",
           "property-limit", "property-x_min", "limit", "marker", "sort_key", "sort_dir", "foo"]
-ANSWERS = {200, 300, 302, 400, 401, 404, 405, 413, 414, 431, 501}
+# v1's own statuses, writes included (created, member writes, refused, conflicting)
+ANSWERS = {200, 201, 204, 300, 302, 400, 401, 403, 404, 405, 409, 413, 414, 431, 501}
 
 # Values: short text of any code point, plus the hostile classics.
 values = st.one_of(

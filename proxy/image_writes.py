@@ -1,0 +1,204 @@
+"""Thin handlers of v1's image writes: create (with upload), update, delete.
+
+The rules are in the pure core (proxy.v1.meta, proxy.v2.writes); here they meet the
+upstream. What the proxy creates and cannot finish (an upload that breaks off or does not
+verify) it deletes again before answering, so that nothing half-made is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+
+import orjson
+from aiohttp import web
+
+from proxy.appkeys import REQUEST_ID, SETTINGS, UPSTREAM
+from proxy.handlers import caller, is_image_id, public_url, v2_image
+from proxy.v1.errors import V1Error
+from proxy.v1.images import to_v1_image
+from proxy.v1.meta import ImageMeta, parse_image_meta, purge_requested
+from proxy.v2.answers import image_of
+from proxy.v2.client import DATA_CHUNK, UpstreamError, UpstreamStatus
+from proxy.v2.errors import image_not_found, upstream_message, v1_error_for_image, \
+    v1_error_from_upstream
+from proxy.v2.writes import create_body, source_refusal, update_patch
+
+log = logging.getLogger(__name__)
+
+
+async def create_image(request: web.Request) -> web.Response:
+    """POST /v1/images: reserve the image, then stream its data (if any) to v2."""
+    token, _ = await caller(request)
+    meta = parse_image_meta(request.headers.items())
+    refusal = source_refusal(meta, request.headers.get("x-glance-api-copy-from"))
+    if refusal is not None:
+        raise refusal
+    with_data = request.body_exists
+    if with_data:
+        # v1 found these after reserving the image, and left it queued: checked first here
+        _check_upload(request, meta.fields)
+    upstream, request_id = request.app[UPSTREAM], request[REQUEST_ID]
+    body = create_body(meta, not_public=request.app[SETTINGS].writes.not_public_visibility)
+    try:
+        image = image_of(await upstream.create_image(body, token=token, request_id=request_id))
+    except UpstreamStatus as error:
+        raise v1_error_from_upstream(error.status, error.body) from None
+    if with_data:
+        try:
+            mismatch = await _upload(request, image["id"], meta, token)
+        except BaseException:  # a refusal, a broken upload, or the caller hanging up
+            await _discard(request, image["id"], token)
+            raise
+        if mismatch is not None:
+            await _discard(request, image["id"], token)
+            raise mismatch
+        image = await v2_image(request, token, image["id"])
+    v1_image = to_v1_image(image)
+    response = _image_answer(v1_image, status=201)
+    # absolute, and always /v1 whatever prefix was used (reference glance-v1.md 4.2)
+    response.headers["Location"] = f"{public_url(request)}/v1/images/{v1_image['id']}"
+    return response
+
+
+async def update_image(request: web.Request) -> web.Response:
+    """PUT /v1/images/{id}: v1's replace-the-metadata as a v2 JSON patch; data to a queued
+    image."""
+    token, _ = await caller(request)
+    meta = parse_image_meta(request.headers.items())
+    with_data = request.body_exists
+    image = await v2_image(request, token)
+    image_id = image["id"]
+    if with_data and image.get("status") != "queued":
+        raise V1Error(409, detail="Cannot upload to an unqueued image")
+    refusal = source_refusal(meta, request.headers.get("x-glance-api-copy-from"))
+    if refusal is not None:
+        raise refusal
+    if with_data:
+        _check_upload(request, {**_v1_formats(image), **meta.fields})
+    # v1 never purged on a request that carried data
+    purge = purge_requested(request.headers.items()) and not with_data
+    patch = update_patch(image, meta, purge=purge,
+                         not_public=request.app[SETTINGS].writes.not_public_visibility)
+    upstream, request_id = request.app[UPSTREAM], request[REQUEST_ID]
+    if patch:
+        try:
+            image = image_of(await upstream.update_image(image_id, patch, token=token,
+                                                         request_id=request_id))
+        except UpstreamStatus as error:
+            raise v1_error_for_image(image_id, error.status, error.body) from None
+    if with_data:
+        # a failed upload leaves the image queued (v2 puts it back), but one that arrived
+        # and does not verify would be an active image holding the wrong data: v1 killed
+        # it, the proxy deletes it
+        mismatch = await _upload(request, image_id, meta, token)
+        if mismatch is not None:
+            await _discard(request, image_id, token)
+            raise mismatch
+        image = await v2_image(request, token, image_id)
+    return _image_answer(to_v1_image(image), status=200)
+
+
+async def delete_image(request: web.Request) -> web.Response:
+    """DELETE /v1/images/{id}: 200 with an empty body, as v1 answered (not v2's 204)."""
+    token, _ = await caller(request)
+    image_id = request.match_info["image_id"]
+    if not is_image_id(image_id):
+        raise image_not_found(image_id)
+    try:
+        await request.app[UPSTREAM].delete_image(image_id, token=token,
+                                                 request_id=request[REQUEST_ID])
+    except UpstreamStatus as error:
+        if error.status == 403 and "protected" in upstream_message(error.body):
+            raise V1Error(403, detail="Image is protected") from None
+        raise v1_error_for_image(image_id, error.status, error.body) from None
+    return web.Response(status=200, headers={"Content-Type": "text/html; charset=UTF-8"})
+
+
+def _image_answer(v1_image: dict, *, status: int) -> web.Response:
+    response = web.Response(status=status, body=orjson.dumps({"image": v1_image}),
+                            content_type="application/json")
+    if v1_image["checksum"] is not None:
+        response.headers["ETag"] = v1_image["checksum"]
+    return response
+
+
+def _v1_formats(image: dict) -> dict:
+    return {"disk_format": image.get("disk_format"),
+            "container_format": image.get("container_format")}
+
+
+def _check_upload(request: web.Request, fields: dict) -> None:
+    """What v1 required of a request carrying image data (reference glance-v1.md 4.2)."""
+    if request.content_type != "application/octet-stream":
+        raise V1Error(400, detail="Content-Type must be application/octet-stream")
+    if fields.get("disk_format") is None:
+        raise V1Error(400, detail="Disk format is not specified.")
+    if fields.get("container_format") is None:
+        raise V1Error(400, detail="Container format is not specified.")
+
+
+class _Received:
+    """The caller's data on its way upstream: counted and hashed (MD5, v1's checksum)
+    chunk by chunk, never held."""
+
+    def __init__(self, request: web.Request) -> None:
+        self._content = request.content
+        self.size = 0
+        self.md5 = hashlib.md5()
+        self.broken = False
+
+    async def chunks(self):
+        try:
+            async for chunk in self._content.iter_chunked(DATA_CHUNK):
+                self.size += len(chunk)
+                self.md5.update(chunk)
+                yield chunk
+        except Exception:
+            self.broken = True
+            raise
+
+
+async def _upload(request: web.Request, image_id: str, meta: ImageMeta,
+                  token) -> V1Error | None:
+    """Streams the request body to ``PUT /v2/images/{id}/file``; then what v1 checked: the
+    size and checksum the caller announced against the data that arrived (the error to
+    answer when they differ, once the image is deleted)."""
+    received = _Received(request)
+    try:
+        await request.app[UPSTREAM].upload_image_data(
+            image_id, received.chunks(), token=token, request_id=request[REQUEST_ID])
+    except UpstreamStatus as error:
+        raise v1_error_for_image(image_id, error.status, error.body) from None
+    except UpstreamError:
+        if received.broken:
+            raise V1Error(400, detail="Client disconnected before sending all data to "
+                          "backend") from None
+        raise
+    if received.broken:  # the upstream took a short body: it must not stay
+        raise V1Error(400, detail="Client disconnected before sending all data to backend")
+    fields = meta.fields
+    for key, announced, actual in (("size", fields.get("size"), received.size),
+                                   ("checksum", fields.get("checksum"),
+                                    received.md5.hexdigest())):
+        if announced is not None and announced != actual:
+            return V1Error(400, detail=(
+                f"Supplied {key} ({announced}) and {key} generated from uploaded image "
+                f"({actual}) did not match. The image was deleted."))
+    return None
+
+
+async def _discard(request: web.Request, image_id: str, token) -> None:
+    """Deletes an image this request created and could not finish; runs to its end even
+    when the caller has hung up (and the handler is being cancelled)."""
+    task = asyncio.ensure_future(request.app[UPSTREAM].delete_image(
+        image_id, token=token, request_id=request[REQUEST_ID]))
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task  # cancelled again while deleting: finish the delete first
+        raise
+    except UpstreamError as exc:
+        log.error("%s: image %s was created but its upload failed, and deleting it failed "
+                  "too (%s): it is left on the upstream", request[REQUEST_ID], image_id, exc)

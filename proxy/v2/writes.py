@@ -1,0 +1,94 @@
+"""v1 writes -> v2 requests (pure): the body that creates an image, the JSON patch that
+updates one, and the v1 rules v2 would not enforce (or not in v1's words).
+
+v1 replaced an image's metadata with what a PUT sent, purging properties it did not
+repeat (reference glance-v1.md 4.3); v2 takes a JSON patch (glance-v2.md 5.2). Custom
+properties are v2 top-level keys that are not v2's own (proxy.v1.images.V2_OWN_FIELDS).
+"""
+
+from __future__ import annotations
+
+from proxy.v1.errors import V1Error
+from proxy.v1.images import V2_OWN_FIELDS
+from proxy.v1.meta import ImageMeta
+
+PATCH_CONTENT_TYPE = "application/openstack-images-v2.1-json-patch"
+
+# v1 fields v2 takes on create and update as they are.
+_PLAIN = ("name", "disk_format", "container_format", "min_ram", "min_disk", "protected",
+          "owner")
+# Names v2 reserves or keeps for itself (glance-v2.md 5.1-5.2): never a custom property.
+_RESERVED = V2_OWN_FIELDS | {"location", "owner", "properties", "members", "metadata",
+                             "is_public", "store"}
+
+
+def create_body(meta: ImageMeta, *, not_public: str) -> dict:
+    """The ``POST /v2/images`` body. ``not_public``: the visibility that v1's
+    ``is_public: false`` (and its absence) becomes (``shared`` as v1 wrote it, or
+    ``private`` for upstreams that allow nothing else)."""
+    _check_properties(meta)
+    fields = meta.fields
+    body = {key: fields[key] for key in _PLAIN if fields.get(key) is not None}
+    if fields.get("id") is not None:
+        body["id"] = fields["id"]
+    body["visibility"] = "public" if fields.get("is_public") else not_public
+    # v1 stored a property set to null; v2 properties are strings: an empty one is left out
+    body.update({k: v for k, v in meta.properties.items() if v is not None})
+    return body
+
+
+def source_refusal(meta: ImageMeta, copy_from: str | None) -> V1Error | None:
+    """v1's external sources (``x-image-meta-location``, ``x-glance-api-copy-from``): v2 has
+    no equivalent this proxy can offer here, and says so rather than create an empty image."""
+    if copy_from is not None or meta.fields.get("location") is not None:
+        return V1Error(400, detail="External image sources (x-image-meta-location, "
+                       "x-glance-api-copy-from) are not available through this proxy: the "
+                       "v2 image service behind it only takes uploaded data.")
+    return None
+
+
+def update_patch(image: dict, meta: ImageMeta, *, purge: bool, not_public: str) -> list[dict]:
+    """The JSON patch that makes the v2 ``image`` say what a v1 PUT said; V1Error for what
+    v1 forbade (reference glance-v1.md 4.3, steps 4-5)."""
+    _check_properties(meta)
+    fields = meta.fields
+    status = image.get("status")
+    for key in ("status", "id"):
+        if fields.get(key) is not None and fields[key] != image.get(key):
+            raise V1Error(403, detail=f"Forbidden to modify '{key}' of image.")
+    if status in ("active", "deactivated"):
+        for key in ("size", "checksum"):
+            if fields.get(key) is not None and fields[key] != image.get(key):
+                raise V1Error(403, detail=f"Forbidden to modify '{key}' of {status} image.")
+    patch = []
+    for key in _PLAIN:
+        if key in fields and fields[key] is not None and fields[key] != image.get(key):
+            patch.append(_op("replace", key, fields[key]))
+    if "is_public" in fields:
+        visibility = "public" if fields["is_public"] else not_public
+        if (visibility == "public") != (image.get("visibility") == "public"):
+            patch.append(_op("replace", "visibility", visibility))
+    current = {key for key in image if key not in V2_OWN_FIELDS}
+    for key, value in meta.properties.items():
+        if value is None:
+            if key in current:
+                patch.append(_op("remove", key))
+        elif image.get(key) != value:
+            patch.append(_op("add", key, value))
+    if purge:
+        patch.extend(_op("remove", key) for key in sorted(current - meta.properties.keys()))
+    return patch
+
+
+def _op(op: str, key: str, value=None) -> dict:
+    change = {"op": op, "path": "/" + key.replace("~", "~0").replace("/", "~1")}
+    if op != "remove":
+        change["value"] = value
+    return change
+
+
+def _check_properties(meta: ImageMeta) -> None:
+    for key in meta.properties:
+        if key in _RESERVED or key.startswith("os_glance"):
+            raise V1Error(400, detail=f"Property '{key}' is reserved by the v2 image service "
+                          "behind this proxy and cannot be set as a custom property.")

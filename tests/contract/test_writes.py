@@ -1,0 +1,184 @@
+"""v1 writes through the proxy, on each backend (real Glance among them): create with data,
+update with v1's purge rules, delete, and nothing half-made left behind (reference
+glance-v1.md section 4)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.support.catalogue import V2Api, token
+from tests.support.contract import V1_TIME
+
+WRITER = token("projW")  # a project of its own: nothing here shows in the read tests
+DATA = bytes(range(256)) * 64  # 16 KiB
+
+
+def send(proxy, method, path, headers=None, data=None, tok=WRITER):
+    headers = {"X-Auth-Token": tok, **(headers or {})}
+    request = urllib.request.Request(proxy.url + path, data=data, headers=headers,
+                                     method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def create(proxy, data=None, **meta):
+    headers = {f"x-image-meta-{k}": str(v) for k, v in meta.items()}
+    if data is not None:
+        headers["Content-Type"] = "application/octet-stream"
+    return send(proxy, "POST", "/v1/images", headers, data)
+
+
+def upstream_names(backend) -> list[str]:
+    """What the upstream itself holds for the writer (never the proxy's word for it)."""
+    names, path = [], "/v2/images?owner=projW"
+    while path:
+        page = V2Api(backend.url).ok("GET", path, WRITER)
+        names += [image["name"] for image in page["images"]]
+        path = page.get("next")
+    return names
+
+
+@pytest.fixture
+def cleanup(backend):
+    created = []
+    yield created
+    api = V2Api(backend.url)
+    for image_id in created:
+        api.call("PATCH", f"/v2/images/{image_id}", WRITER,
+                 body=[{"op": "replace", "path": "/protected", "value": False}],
+                 headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
+        api.call("DELETE", f"/v2/images/{image_id}", WRITER)
+
+
+def test_create_with_data_answers_201_with_v1s_image_and_the_bytes_come_back(proxy, backend,
+                                                                             cleanup):
+    status, headers, body = create(proxy, DATA, name="built", disk_format="raw",
+                                   container_format="bare", size=len(DATA),
+                                   **{"property-Build-Id": "42", "is_public": "None"})
+    assert status == 201, body
+    image = json.loads(body)["image"]
+    cleanup.append(image["id"])
+    md5 = hashlib.md5(DATA).hexdigest()
+    assert headers["Location"] == f"{proxy.url}/v1/images/{image['id']}"
+    assert headers["ETag"] == md5
+    assert V1_TIME.match(image.pop("created_at")) and V1_TIME.match(image.pop("updated_at"))
+    assert image.pop("virtual_size") in (None, len(DATA))  # Glance sizes raw data itself
+    assert image == {
+        "id": image["id"], "name": "built", "status": "active", "size": len(DATA),
+        "checksum": md5, "disk_format": "raw", "container_format": "bare", "min_disk": 0,
+        "min_ram": 0, "owner": "projW", "is_public": False, "protected": False,
+        "deleted": False, "deleted_at": None, "properties": {"build_id": "42"}}
+    status, _, data = send(proxy, "GET", f"/v1/images/{image['id']}")
+    assert status == 200 and data == DATA
+
+
+def test_a_reserved_image_takes_its_data_with_a_later_put(proxy, backend, cleanup):
+    status, _, body = create(proxy, name="reserved")
+    assert status == 201, body
+    image = json.loads(body)["image"]
+    cleanup.append(image["id"])
+    assert (image["status"], image["size"], image["checksum"]) == ("queued", None, None)
+    status, _, body = send(proxy, "PUT", f"/v1/images/{image['id']}", {
+        "Content-Type": "application/octet-stream", "x-image-meta-disk_format": "raw",
+        "x-image-meta-container_format": "bare"}, DATA)
+    assert status == 200, body
+    image = json.loads(body)["image"]
+    assert (image["status"], image["size"]) == ("active", len(DATA))
+    assert image["checksum"] == hashlib.md5(DATA).hexdigest()
+    status, _, body = send(proxy, "PUT", f"/v1/images/{image['id']}",
+                           {"Content-Type": "application/octet-stream"}, b"more")
+    assert status == 409 and b"Cannot upload to an unqueued image" in body
+
+
+def test_update_purges_properties_it_does_not_repeat_unless_told_not_to(proxy, backend,
+                                                                         cleanup):
+    _, _, body = create(proxy, name="props", **{"property-a": "1", "property-b": "2"})
+    image_id = json.loads(body)["image"]["id"]
+    cleanup.append(image_id)
+    status, _, body = send(proxy, "PUT", f"/v1/images/{image_id}", {
+        "x-glance-registry-purge-props": "false", "x-image-meta-property-c": "3",
+        "x-image-meta-name": "renamed"})
+    assert status == 200, body
+    image = json.loads(body)["image"]
+    assert (image["name"], image["properties"]) == ("renamed", {"a": "1", "b": "2", "c": "3"})
+    # without the header v1 purged: only what this request names is left
+    status, _, body = send(proxy, "PUT", f"/v1/images/{image_id}",
+                           {"x-image-meta-property-b": "two"})
+    assert status == 200, body
+    assert json.loads(body)["image"]["properties"] == {"b": "two"}
+
+
+def test_delete_answers_200_empty_then_the_image_is_gone(proxy, backend, cleanup):
+    _, _, body = create(proxy, name="doomed")
+    image_id = json.loads(body)["image"]["id"]
+    cleanup.append(image_id)
+    status, headers, body = send(proxy, "DELETE", f"/v1/images/{image_id}")
+    assert (status, body, headers["Content-Type"]) == (200, b"", "text/html; charset=UTF-8")
+    status, _, body = send(proxy, "DELETE", f"/v1/images/{image_id}")
+    assert status == 404 and f"Image with identifier {image_id} not found".encode() in body
+
+
+def test_a_protected_image_is_not_deleted(proxy, backend, cleanup):
+    _, _, body = create(proxy, name="keep", protected="True")
+    image_id = json.loads(body)["image"]["id"]
+    cleanup.append(image_id)
+    status, _, body = send(proxy, "DELETE", f"/v1/images/{image_id}")
+    assert status == 403 and b"Image is protected" in body
+
+
+def test_data_that_does_not_match_the_announced_size_leaves_no_image(proxy, backend):
+    status, _, body = create(proxy, DATA, name="mismatch", disk_format="raw",
+                             container_format="bare", size=len(DATA) + 1)
+    assert status == 400
+    assert (f"Supplied size ({len(DATA) + 1}) and size generated from uploaded image "
+            f"({len(DATA)}) did not match.").encode() in body
+    assert "mismatch" not in upstream_names(backend)
+
+
+def test_an_upload_cut_off_half_way_leaves_no_image(proxy, backend):
+    host, port = urlsplit(proxy.url).hostname, urlsplit(proxy.url).port
+    with socket.create_connection((host, port)) as sock:
+        sock.sendall(f"POST /v1/images HTTP/1.1\r\nHost: {host}\r\nX-Auth-Token: {WRITER}\r\n"
+                     "x-image-meta-name: cut-off\r\nx-image-meta-disk_format: raw\r\n"
+                     "x-image-meta-container_format: bare\r\n"
+                     "Content-Type: application/octet-stream\r\n"
+                     f"Content-Length: {len(DATA)}\r\n\r\n".encode() + DATA[:5000])
+        time.sleep(0.5)  # the image is created and the upload under way
+    deadline = time.monotonic() + 10
+    while "cut-off" in upstream_names(backend) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "cut-off" not in upstream_names(backend)
+
+
+@pytest.mark.parametrize("headers, message", [
+    ({"x-image-meta-foo": "x"}, b"Bad header: x-image-meta-foo"),
+    ({"x-image-meta-size": "abc"},
+     b"Invalid value 'abc' for parameter 'size': Cannot convert image size 'abc' to an integer."),
+    ({"x-image-meta-disk_format": "bogus"}, b"Invalid disk format 'bogus' for image."),
+    ({"x-glance-api-copy-from": "http://example.com/x.img"}, b"External image sources"),
+    ({"x-image-meta-property-os_glance_x": "1"}, b"Property 'os_glance_x' is reserved"),
+])
+def test_refused_creates_say_why_and_leave_nothing(proxy, backend, headers, message):
+    before = upstream_names(backend)
+    status, _, body = send(proxy, "POST", "/v1/images", {"x-image-meta-name": "refused",
+                                                         **headers})
+    assert status == 400 and message in body, body
+    assert upstream_names(backend) == before
+
+
+def test_data_without_formats_is_refused_before_anything_is_created(proxy, backend):
+    status, _, body = send(proxy, "POST", "/v1/images", {
+        "x-image-meta-name": "no-formats", "Content-Type": "application/octet-stream"}, DATA)
+    assert status == 400 and b"Disk format is not specified." in body
+    assert "no-formats" not in upstream_names(backend)

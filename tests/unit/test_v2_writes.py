@@ -1,0 +1,64 @@
+"""v1 writes -> v2 create bodies and JSON patches (reference glance-v1.md 4.3, glance-v2.md 5)."""
+
+import pytest
+
+from proxy.v1.errors import V1Error
+from proxy.v1.meta import ImageMeta
+from proxy.v2.writes import create_body, source_refusal, update_patch
+
+IMAGE = {"id": "i", "status": "active", "name": "old", "visibility": "private",
+         "checksum": "c" * 32, "size": 3, "min_ram": 0, "protected": False,
+         "os_distro": "ubuntu", "a/b~c": "x", "tags": []}
+
+
+def test_create_maps_fields_visibility_and_drops_what_v2_computes_itself():
+    meta = ImageMeta({"name": "n", "disk_format": "raw", "size": 3, "checksum": "c",
+                      "status": "active", "is_public": False, "min_ram": 1},
+                     {"k": "v", "nothing": None})
+    assert create_body(meta, not_public="shared") == {
+        "name": "n", "disk_format": "raw", "min_ram": 1, "visibility": "shared", "k": "v"}
+    assert create_body(ImageMeta({"is_public": True}), not_public="private") == {
+        "visibility": "public"}
+    assert create_body(ImageMeta(), not_public="private") == {"visibility": "private"}
+
+
+def test_update_replaces_changed_fields_adds_properties_and_purges_the_rest():
+    meta = ImageMeta({"name": "new", "min_ram": 0, "is_public": True}, {"k": "v"})
+    assert update_patch(IMAGE, meta, purge=True, not_public="shared") == [
+        {"op": "replace", "path": "/name", "value": "new"},
+        {"op": "replace", "path": "/visibility", "value": "public"},
+        {"op": "add", "path": "/k", "value": "v"},
+        {"op": "remove", "path": "/a~1b~0c"},
+        {"op": "remove", "path": "/os_distro"}]
+    assert update_patch(IMAGE, ImageMeta({}, {"os_distro": None}), purge=False,
+                        not_public="shared") == [{"op": "remove", "path": "/os_distro"}]
+    assert update_patch(IMAGE, ImageMeta({"is_public": False}, {"os_distro": "ubuntu"}),
+                        purge=False, not_public="shared") == []
+
+
+@pytest.mark.parametrize("fields, detail", [
+    ({"status": "queued"}, "Forbidden to modify 'status' of image."),
+    ({"id": "other"}, "Forbidden to modify 'id' of image."),
+    ({"size": 4}, "Forbidden to modify 'size' of active image."),
+    ({"checksum": "d" * 32}, "Forbidden to modify 'checksum' of active image."),
+])
+def test_what_v1_forbade_changing_is_403(fields, detail):
+    with pytest.raises(V1Error) as refused:
+        update_patch(IMAGE, ImageMeta(fields), purge=False, not_public="shared")
+    assert (refused.value.status, refused.value.detail) == (403, detail)
+    # the same value is accepted
+    same = {key: IMAGE[key] for key in fields}
+    assert update_patch(IMAGE, ImageMeta(same), purge=False, not_public="shared") == []
+
+
+@pytest.mark.parametrize("name", ["os_glance_import", "location", "tags", "owner", "is_public"])
+def test_property_names_v2_keeps_for_itself_are_400(name):
+    with pytest.raises(V1Error) as refused:
+        create_body(ImageMeta({}, {name: "x"}), not_public="shared")
+    assert refused.value.status == 400 and f"Property '{name}' is reserved" in refused.value.detail
+
+
+def test_external_sources_are_refused_with_the_reason():
+    assert source_refusal(ImageMeta(), None) is None
+    assert source_refusal(ImageMeta(), "http://x/y").status == 400
+    assert source_refusal(ImageMeta({"location": "http://x/y"}), None).status == 400
