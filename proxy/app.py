@@ -13,7 +13,7 @@ from email.utils import format_datetime
 
 from aiohttp import web
 
-from proxy import handlers, health, image_writes
+from proxy import handlers, health, image_writes, members
 from proxy.accesslog import UPSTREAM_CALLS, route_of
 from proxy.appkeys import (DRAINING, IMAGE_MEMO, KEYSTONE, METRICS, REQUEST_ID, SETTINGS, UPSTREAM,
                            UPSTREAM_CALLS_KEY, VERSIONS)
@@ -90,10 +90,15 @@ def _add_routes(router: web.UrlDispatcher) -> None:
         router.add_put(one, image_writes.update_image)
         router.add_delete(one, image_writes.delete_image)
         router.add_route("*", one, handlers.reject("GET, HEAD, PUT, DELETE"))
-        # Members (v1 section 5) are not translated yet: say so rather than 404.
-        router.add_route("*", f"{one}/members", handlers.not_yet)
-        router.add_route("*", f"{one}/members/{{member}}", handlers.not_yet)
-        router.add_route("*", f"{prefix}/shared-images/{{member}}", handlers.not_yet)
+        router.add_get(f"{one}/members", members.list_members, allow_head=False)
+        router.add_put(f"{one}/members", members.replace_members)
+        router.add_route("*", f"{one}/members", handlers.reject("GET, PUT"))
+        member = f"{one}/members/{{member}}"
+        router.add_get(member, handlers.reject(None), allow_head=False)  # v1: 405, no Allow
+        router.add_put(member, members.add_member)
+        router.add_delete(member, members.remove_member)
+        router.add_route("*", member, handlers.reject("GET, PUT, DELETE"))
+        router.add_route("*", f"{prefix}/shared-images/{{member}}", members.shared_images)
     router.add_get("/healthz", health.healthz)
     router.add_get("/readyz", health.readyz)
     router.add_get("/metrics", _metrics)

@@ -207,19 +207,13 @@ async def images_detail_other(request: web.Request) -> web.Response:
     raise method_not_allowed(request.method, "GET, HEAD")
 
 
-def reject(allow: str):
-    """A handler answering v1's 405 with ``Allow: <allow>`` to every method."""
+def reject(allow: str | None):
+    """A handler answering v1's 405 with ``Allow: <allow>`` (or none) to every method."""
 
     async def handler(request: web.Request) -> web.Response:
         raise method_not_allowed(request.method, allow)
 
     return handler
-
-
-async def not_yet(request: web.Request) -> web.Response:
-    """v1 writes this proxy does not translate yet."""
-    raise V1Error(501, detail=f"{request.method} {request.path} is not available through "
-                  "this proxy yet.")
 
 
 # ------------------------------------------------------------------ caller

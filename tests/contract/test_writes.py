@@ -182,3 +182,78 @@ def test_data_without_formats_is_refused_before_anything_is_created(proxy, backe
         "x-image-meta-name": "no-formats", "Content-Type": "application/octet-stream"}, DATA)
     assert status == 400 and b"Disk format is not specified." in body
     assert "no-formats" not in upstream_names(backend)
+
+
+def members_of(proxy, image_id, tok=WRITER):
+    status, _, body = send(proxy, "GET", f"/v1/images/{image_id}/members", tok=tok)
+    assert status == 200, body
+    return json.loads(body)["members"]
+
+
+def test_sharing_a_private_image_with_a_member_then_unsharing_it(proxy, backend, cleanup):
+    _, _, body = create(proxy, name="to-share")
+    image_id = json.loads(body)["image"]["id"]
+    cleanup.append(image_id)
+    assert members_of(proxy, image_id) == []
+    path = f"/v1/images/{image_id}/members/projM"
+    status, _, body = send(proxy, "PUT", path, {"Content-Type": "application/json"},
+                           b'{"member": {"can_share": false}}')
+    assert (status, body) == (204, b"")
+    assert send(proxy, "PUT", path)[0] == 204  # again, and without a body: still fine
+    assert members_of(proxy, image_id) == [{"member_id": "projM", "can_share": False}]
+    shared = {"shared_images": [{"image_id": image_id, "can_share": False}]}
+    for tok in (WRITER, token("projM")):  # the owner's view and the member's
+        status, _, body = send(proxy, "GET", "/v1/shared-images/projM", tok=tok)
+        assert (status, json.loads(body)) == (200, shared)
+    assert json.loads(send(proxy, "DELETE", "/v1/shared-images/projQ")[2]) == {
+        "shared_images": []}
+    status, headers, _ = send(proxy, "GET", path)
+    assert (status, headers.get("Allow")) == (405, None)
+    assert send(proxy, "DELETE", path)[:1] == (204,)
+    assert members_of(proxy, image_id) == []
+    status, _, body = send(proxy, "DELETE", path)
+    assert status == 404 and b"Membership could not be found." in body
+
+
+def test_the_member_list_is_replaced_as_a_whole(proxy, backend, cleanup):
+    _, _, body = create(proxy, name="replace-members")
+    image_id = json.loads(body)["image"]["id"]
+    cleanup.append(image_id)
+    path = f"/v1/images/{image_id}/members"
+    for wanted in (["projM", "projN"], ["projN", "projO"]):
+        document = {"memberships": [{"member_id": m} for m in wanted]}
+        status, _, body = send(proxy, "PUT", path, {"Content-Type": "application/json"},
+                               json.dumps(document).encode())
+        assert status == 204, body
+        assert sorted(m["member_id"] for m in members_of(proxy, image_id)) == wanted
+    status, _, body = send(proxy, "PUT", path, {"Content-Type": "application/json"},
+                           b'{"memberships": [{"can_share": true}]}')
+    assert (status, body) == (400, b"400 Bad Request\n\n400 Bad Request  Invalid membership "
+                                   b"association: 'member_id'     \n\n   ")
+
+
+def test_what_v2_members_cannot_do_is_refused_and_changes_nothing(proxy, backend, cleanup):
+    _, _, body = create(proxy, name="no-can-share")
+    image_id = json.loads(body)["image"]["id"]
+    cleanup.append(image_id)
+    status, _, body = send(proxy, "PUT", f"/v1/images/{image_id}/members/projM",
+                           {"Content-Type": "application/json"},
+                           b'{"member": {"can_share": true}}')
+    assert status == 400 and b"can_share is not available" in body
+    assert members_of(proxy, image_id) == []
+    status, _, body = send(proxy, "PUT", f"/v1/images/{image_id}/members/projM",
+                           {"Content-Type": "application/json"}, b"{not json")
+    assert status == 400 and b"Malformed JSON in request body." in body
+    admin = token("admin").replace("member,reader", "admin,member,reader")
+    assert create(proxy, name="public-one", is_public="True")[0] == 403  # admins publish
+    status, _, body = send(proxy, "POST", "/v1/images", {"x-image-meta-name": "pub",
+                                                         "x-image-meta-is_public": "True"},
+                           tok=admin)
+    assert status == 201, body
+    public_id = json.loads(body)["image"]["id"]
+    try:
+        status, _, body = send(proxy, "PUT", f"/v1/images/{public_id}/members/projM",
+                               tok=admin)
+        assert status == 409 and b"is public" in body
+    finally:
+        V2Api(backend.url).call("DELETE", f"/v2/images/{public_id}", admin)

@@ -120,11 +120,15 @@ async def test_errors_of_the_by_id_routes_follow_accept_and_head_has_no_body(cli
         404, "text/plain; charset=UTF-8", b"")
 
 
-@pytest.mark.parametrize("path", ["/v1/images/3c3d1d01-b48a-4639-8a88-08be3b9b5d78/members",
-                                  "/v1/images/3c3d1d01-b48a-4639-8a88-08be3b9b5d78/members/t2",
-                                  "/v1/shared-images/t2"])
-async def test_member_routes_say_they_are_not_translated_yet(client, path):
-    assert (await client.get(path)).status == 501
+@pytest.mark.parametrize("method, path, allow", [
+    ("GET", "/v1/images/3c3d1d01-b48a-4639-8a88-08be3b9b5d78/members/t2", None),
+    ("POST", "/v1/images/3c3d1d01-b48a-4639-8a88-08be3b9b5d78/members/t2", "GET, PUT, DELETE"),
+    ("PATCH", "/v1.1/images/3c3d1d01-b48a-4639-8a88-08be3b9b5d78/members", "GET, PUT"),
+])
+async def test_member_routes_refuse_other_methods_as_v1s_router_did(client, method, path,
+                                                                    allow):
+    response = await client.request(method, path)
+    assert (response.status, response.headers.get("Allow")) == (405, allow)
 
 
 async def test_no_token_is_401_without_asking_the_upstream(aiohttp_client, upstream):
