@@ -23,23 +23,25 @@ from proxy.v2.answers import image_of
 from proxy.v2.client import DATA_CHUNK, UpstreamError, UpstreamStatus
 from proxy.v2.errors import image_not_found, upstream_message, v1_error_for_image, \
     v1_error_from_upstream
-from proxy.v2.writes import create_body, source_refusal, update_patch
+from proxy.v2.writes import NO_WEB_DOWNLOAD, create_body, external_source, update_patch
 
 log = logging.getLogger(__name__)
+
+COPY_FROM = "x-glance-api-copy-from"
 
 
 async def create_image(request: web.Request) -> web.Response:
     """POST /v1/images: reserve the image, then stream its data (if any) to v2."""
     token, _ = await caller(request)
     meta = parse_image_meta(request.headers.items())
-    refusal = source_refusal(meta, request.headers.get("x-glance-api-copy-from"))
-    if refusal is not None:
-        raise refusal
     with_data = request.body_exists
-    if with_data:
-        # v1 found these after reserving the image, and left it queued: checked first here
-        _check_upload(request, meta.fields)
+    source = external_source(meta, request.headers.get(COPY_FROM), with_data)
     upstream, request_id = request.app[UPSTREAM], request[REQUEST_ID]
+    # v1 found these after reserving the image, and left it queued: checked first here
+    if with_data:
+        _check_upload(request, meta.fields)
+    if source is not None:
+        await _check_import(request, meta.fields, token)
     body = create_body(meta, not_public=request.app[SETTINGS].writes.not_public_visibility)
     try:
         image = image_of(await upstream.create_image(body, token=token, request_id=request_id))
@@ -55,6 +57,12 @@ async def create_image(request: web.Request) -> web.Response:
             await _discard(request, image["id"], token)
             raise mismatch
         image = await v2_image(request, token, image["id"])
+    elif source is not None:
+        try:
+            await _import(request, image["id"], source, token)
+        except BaseException:
+            await _discard(request, image["id"], token)
+            raise
     v1_image = to_v1_image(image)
     response = _image_answer(v1_image, status=201)
     # absolute, and always /v1 whatever prefix was used (reference glance-v1.md 4.2)
@@ -68,15 +76,20 @@ async def update_image(request: web.Request) -> web.Response:
     token, _ = await caller(request)
     meta = parse_image_meta(request.headers.items())
     with_data = request.body_exists
+    source = external_source(meta, request.headers.get(COPY_FROM), with_data)
     image = await v2_image(request, token)
     image_id = image["id"]
-    if with_data and image.get("status") != "queued":
+    queued = image.get("status") == "queued"
+    if with_data and not queued:
         raise V1Error(409, detail="Cannot upload to an unqueued image")
-    refusal = source_refusal(meta, request.headers.get("x-glance-api-copy-from"))
-    if refusal is not None:
-        raise refusal
+    if source is not None and not queued:
+        raise V1Error(400, detail="Attempted to update Location field for an image not in "
+                      "queued status.")
+    fields = {**_v1_formats(image), **meta.fields}
     if with_data:
-        _check_upload(request, {**_v1_formats(image), **meta.fields})
+        _check_upload(request, fields)
+    if source is not None:
+        await _check_import(request, fields, token)
     # v1 never purged on a request that carried data
     purge = purge_requested(request.headers.items()) and not with_data
     patch = update_patch(image, meta, purge=purge,
@@ -97,6 +110,8 @@ async def update_image(request: web.Request) -> web.Response:
             await _discard(request, image_id, token)
             raise mismatch
         image = await v2_image(request, token, image_id)
+    elif source is not None:
+        await _import(request, image_id, source, token)  # a refusal leaves it queued
     return _image_answer(to_v1_image(image), status=200)
 
 
@@ -133,6 +148,28 @@ def _check_upload(request: web.Request, fields: dict) -> None:
     """What v1 required of a request carrying image data (reference glance-v1.md 4.2)."""
     if request.content_type != "application/octet-stream":
         raise V1Error(400, detail="Content-Type must be application/octet-stream")
+    _check_formats(fields)
+
+
+async def _check_import(request: web.Request, fields: dict, token) -> None:
+    """An external source is copied by v2's web-download import: the upstream must offer
+    it, and the image needs its formats first (as for an upload)."""
+    _check_formats(fields)
+    methods = await request.app[UPSTREAM].import_methods(token=token,
+                                                         request_id=request[REQUEST_ID])
+    if "web-download" not in methods:
+        raise NO_WEB_DOWNLOAD
+
+
+async def _import(request: web.Request, image_id: str, uri: str, token) -> None:
+    try:
+        await request.app[UPSTREAM].web_download(image_id, uri, token=token,
+                                                 request_id=request[REQUEST_ID])
+    except UpstreamStatus as error:
+        raise v1_error_for_image(image_id, error.status, error.body) from None
+
+
+def _check_formats(fields: dict) -> None:
     if fields.get("disk_format") is None:
         raise V1Error(400, detail="Disk format is not specified.")
     if fields.get("container_format") is None:

@@ -7,13 +7,16 @@ the same contract tests run against both.  The ``api_version`` attribute selects
 minor version served; below 2.7 it emulates Pike (no ``os_hidden`` / ``os_hash_*``, no
 ``visibility=all``).
 
-Not emulated: import/stage/tasks/locations/tags/schemas routes, Range downloads, quotas (413),
+Import: ``GET /v2/info/import`` and the ``web-download`` method (from v2.6, as Queens), with
+the lab's URI filter (loopback hosts only, any port); not emulated: stage/glance-direct,
+tasks, locations/tags/schemas routes, Range downloads, quotas (413),
 schema-image.json typed properties, and the pretty-printed sub-schema that jsonschema appends
 to 400 messages about *base* properties (the first line is exact).
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import html
@@ -24,8 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from typing import Any, Callable
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote, urlencode, urlsplit
 
+import aiohttp
 import orjson
 from aiohttp import web
 
@@ -766,6 +770,8 @@ ROUTES: RouteTable = [
      "GET, PUT", {"GET"}),
     (re.compile(rf"/v2/images/{_ID}/actions/(?P<action>deactivate|reactivate)"),
      {"POST": "image_action"}, "POST", {"POST"}),
+    (re.compile(r"/v2/info/import"), {"GET": "import_info"}, "GET", {"GET"}),
+    (re.compile(rf"/v2/images/{_ID}/import"), {"POST": "import_image"}, "POST", set()),
     (re.compile(rf"/v2/images/{_ID}/members"), {"GET": "list_members", "POST": "add_member"},
      "GET, POST", {"GET"}),
     (re.compile(rf"/v2/images/{_ID}/members/(?P<member_id>[^/]+)"),
@@ -789,6 +795,7 @@ class Simulator:
         self.api_limit_max, self.limit_param_default = api_limit_max, limit_param_default
         self._now = now or _utcnow
         self._images: dict[str, dict] = {}
+        self._imports: set[asyncio.Task] = set()  # web-downloads under way
 
     # -- public helpers ---------------------------------------------------------------
 
@@ -1173,6 +1180,59 @@ class Simulator:
         if img["checksum"]:
             headers["Content-MD5"] = img["checksum"]
         return web.Response(body=img["data"], headers=headers)
+
+    # -- import (web-download only) -----------------------------------------------------------
+
+    IMPORT_METHODS = ["glance-direct", "web-download"]
+
+    async def import_info(self, request: web.Request, ctx: Context):
+        if self.version < (2, 6):  # the import API arrived with Queens
+            raise GlanceError(404)
+        return json_response({"import-methods": {"description": "Import methods available.",
+                                                 "type": "array",
+                                                 "value": self.IMPORT_METHODS}})
+
+    async def import_image(self, request: web.Request, ctx: Context, image_id: str):
+        if self.version < (2, 6):
+            raise GlanceError(404)
+        body = await read_json(request)
+        method = body.get("method") if isinstance(body, dict) else None
+        if not isinstance(method, dict):
+            raise bad_request("Import request requires a 'method' field.")
+        name = method.get("name")
+        if name not in self.IMPORT_METHODS:
+            raise bad_request(f"Unknown import method name '{name}'.")
+        img = self._find(ctx, image_id)
+        if name != "web-download":
+            raise GlanceError(409, f"Image {image_id} is not in a state to be imported")
+        for key in ("container_format", "disk_format"):
+            if not img[key]:
+                raise GlanceError(409, f"'{key}' needs to be set before import")
+        if img["status"] != "queued":
+            raise GlanceError(409, f"Image needs to be in 'queued' status to import. Current "
+                                   f"status: {img['status']}")
+        uri = method.get("uri")
+        host = urlsplit(uri).hostname if isinstance(uri, str) else None
+        if not uri or not uri.startswith(("http://", "https://")) or host != "127.0.0.1":
+            raise bad_request(f"URI for web-download does not pass filtering: {uri}")
+        img.update(status="importing", updated_at=self._clock())
+        task = asyncio.get_running_loop().create_task(self._web_download(img, uri))
+        self._imports.add(task)
+        task.add_done_callback(self._imports.discard)
+        return web.Response(status=202)
+
+    async def _web_download(self, img: dict, uri: str) -> None:
+        try:
+            async with aiohttp.ClientSession() as session, session.get(uri) as answer:
+                answer.raise_for_status()
+                data = await answer.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            img.update(status="queued", updated_at=self._clock())  # as a failed import
+            return
+        if img["deleted"]:
+            return
+        self._store_data(img, data, hashlib.md5(data), hashlib.sha512(data))
+        img["updated_at"] = self._clock()
 
     # -- members -------------------------------------------------------------------------------
 

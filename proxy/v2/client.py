@@ -162,6 +162,31 @@ class Upstream:
                                   204, data=chunks, content_type="application/octet-stream",
                                   timeout=timeout)
 
+    async def import_methods(self, *, token: str | None, request_id: str) -> list[str]:
+        """The upstream's import methods (``GET /v2/info/import``); none where it has no
+        import API (404: before Queens, or Huawei IMS)."""
+        with self._observed("import_info"):
+            status, body = await self._get(self.base / "v2" / "info" / "import", (), token,
+                                           request_id)
+        if status == 404:
+            return []
+        if status != 200:
+            raise UpstreamStatus(status, body)
+        try:
+            methods = orjson.loads(body)["import-methods"]["value"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise UpstreamBroken("the upstream's import methods cannot be read") from None
+        return [m for m in methods if isinstance(m, str)] if isinstance(methods, list) else []
+
+    async def web_download(self, image_id: str, uri: str, *, token: str | None,
+                           request_id: str) -> None:
+        """``POST /v2/images/{id}/import`` with web-download: v2 fetches ``uri`` itself,
+        asynchronously (202)."""
+        with self._observed("import"):
+            await self._send_json("POST", self._image_url(image_id) / "import", token,
+                                  request_id, 202,
+                                  json={"method": {"name": "web-download", "uri": uri}})
+
     async def members(self, image_id: str, *, token: str | None, request_id: str) -> dict:
         with self._observed("members"):
             return await self._send_json("GET", self._image_url(image_id) / "members", token,

@@ -37,14 +37,24 @@ def create_body(meta: ImageMeta, *, not_public: str) -> dict:
     return body
 
 
-def source_refusal(meta: ImageMeta, copy_from: str | None) -> V1Error | None:
-    """v1's external sources (``x-image-meta-location``, ``x-glance-api-copy-from``): v2 has
-    no equivalent this proxy can offer here, and says so rather than create an empty image."""
-    if copy_from is not None or meta.fields.get("location") is not None:
-        return V1Error(400, detail="External image sources (x-image-meta-location, "
-                       "x-glance-api-copy-from) are not available through this proxy: the "
-                       "v2 image service behind it only takes uploaded data.")
-    return None
+def external_source(meta: ImageMeta, copy_from: str | None, with_data: bool) -> str | None:
+    """The URI of v1's external source (``x-glance-api-copy-from`` or
+    ``x-image-meta-location``), checked as v1 checked it; None when there is none."""
+    location = meta.fields.get("location")
+    if copy_from is not None and not copy_from:
+        raise V1Error(400, detail="External source should not be empty")
+    if sum(1 for source in (with_data, copy_from, location) if source) > 1:
+        raise V1Error(400, detail="It's invalid to provide multiple image sources.")
+    uri = copy_from or location
+    if uri is not None and not uri.lower().startswith(("http://", "https://")):
+        raise V1Error(400, detail=f"External sources are not supported: '{uri}'")
+    return uri
+
+
+NO_WEB_DOWNLOAD = V1Error(400, detail=(
+    "External image sources (x-image-meta-location, x-glance-api-copy-from) are copied by "
+    "the v2 image service's web-download import, which the one behind this proxy does not "
+    "offer. Upload the data instead. Nothing was created."))
 
 
 def update_patch(image: dict, meta: ImageMeta, *, purge: bool, not_public: str) -> list[dict]:

@@ -5,8 +5,10 @@ glance-v1.md section 4)."""
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -166,7 +168,8 @@ def test_an_upload_cut_off_half_way_leaves_no_image(proxy, backend):
     ({"x-image-meta-size": "abc"},
      b"Invalid value 'abc' for parameter 'size': Cannot convert image size 'abc' to an integer."),
     ({"x-image-meta-disk_format": "bogus"}, b"Invalid disk format 'bogus' for image."),
-    ({"x-glance-api-copy-from": "http://example.com/x.img"}, b"External image sources"),
+    ({"x-glance-api-copy-from": "file:///etc/passwd"},
+     b"External sources are not supported: 'file:///etc/passwd'"),
     ({"x-image-meta-property-os_glance_x": "1"}, b"Property 'os_glance_x' is reserved"),
 ])
 def test_refused_creates_say_why_and_leave_nothing(proxy, backend, headers, message):
@@ -257,3 +260,47 @@ def test_what_v2_members_cannot_do_is_refused_and_changes_nothing(proxy, backend
         assert status == 409 and b"is public" in body
     finally:
         V2Api(backend.url).call("DELETE", f"/v2/images/{public_id}", admin)
+
+
+@pytest.fixture(scope="module")
+def data_server():
+    """A web server on loopback holding DATA (the lab Glance may fetch from loopback)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(DATA)))
+            self.end_headers()
+            self.wfile.write(DATA)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/disk.raw"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("header", ["x-glance-api-copy-from", "x-image-meta-location"])
+def test_an_external_source_is_copied_by_web_download_where_the_upstream_has_it(
+        proxy, backend, cleanup, data_server, header):
+    status, _, body = send(proxy, "POST", "/v1/images", {
+        "x-image-meta-name": "copied", "x-image-meta-disk_format": "raw",
+        "x-image-meta-container_format": "bare", header: data_server})
+    if backend.name == "simulator-pike":  # v2.5: no import API
+        assert status == 400 and b"web-download import" in body, body
+        assert "copied" not in upstream_names(backend)
+        return
+    assert status == 201, body
+    image = json.loads(body)["image"]
+    cleanup.append(image["id"])
+    assert image["status"] == "queued"  # as v1 answered a copy-from: the copy comes later
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        status, headers, _ = send(proxy, "HEAD", f"/v1/images/{image['id']}")
+        if headers.get("x-image-meta-status") == "active":
+            break
+        time.sleep(0.2)
+    status, _, data = send(proxy, "GET", f"/v1/images/{image['id']}")
+    assert status == 200 and data == DATA

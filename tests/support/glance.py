@@ -238,6 +238,11 @@ lock_path = {d}/lock
 [image_format]
 # upstream default True: random test bytes uploaded as qcow2 would get 415
 require_image_format_match = {format_match}
+[import_filtering_opts]
+# web-download imports (v1's copy-from through the proxy) fetch from the tests' own
+# local servers: loopback (refused unless listed) on any port (default: 80 and 443)
+allowed_hosts = [127.0.0.1]
+allowed_ports = []
 [paste_deploy]
 flavor = {auth}
 config_file = {d}/etc/glance-api-paste.ini

@@ -4,7 +4,7 @@ import pytest
 
 from proxy.v1.errors import V1Error
 from proxy.v1.meta import ImageMeta
-from proxy.v2.writes import create_body, source_refusal, update_patch
+from proxy.v2.writes import create_body, external_source, update_patch
 
 IMAGE = {"id": "i", "status": "active", "name": "old", "visibility": "private",
          "checksum": "c" * 32, "size": 3, "min_ram": 0, "protected": False,
@@ -58,7 +58,19 @@ def test_property_names_v2_keeps_for_itself_are_400(name):
     assert refused.value.status == 400 and f"Property '{name}' is reserved" in refused.value.detail
 
 
-def test_external_sources_are_refused_with_the_reason():
-    assert source_refusal(ImageMeta(), None) is None
-    assert source_refusal(ImageMeta(), "http://x/y").status == 400
-    assert source_refusal(ImageMeta({"location": "http://x/y"}), None).status == 400
+def test_external_sources_are_checked_as_v1_checked_them():
+    assert external_source(ImageMeta(), None, with_data=True) is None
+    assert external_source(ImageMeta(), "http://x/y", with_data=False) == "http://x/y"
+    assert external_source(ImageMeta({"location": "HTTPS://x/y"}), None, False) == "HTTPS://x/y"
+
+
+@pytest.mark.parametrize("location, copy_from, with_data, detail", [
+    (None, "", False, "External source should not be empty"),
+    ("http://a/b", "http://a/c", False, "It's invalid to provide multiple image sources."),
+    (None, "http://a/c", True, "It's invalid to provide multiple image sources."),
+    ("file:///etc/passwd", None, False, "External sources are not supported: 'file:///etc/passwd'"),
+])
+def test_external_sources_v1_refused(location, copy_from, with_data, detail):
+    with pytest.raises(V1Error) as refused:
+        external_source(ImageMeta({"location": location}), copy_from, with_data)
+    assert (refused.value.status, refused.value.detail) == (400, detail)
