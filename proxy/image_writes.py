@@ -43,8 +43,14 @@ async def create_image(request: web.Request) -> web.Response:
     if source is not None:
         await _check_import(request, meta.fields, token)
     body = create_body(meta, not_public=request.app[SETTINGS].writes.not_public_visibility)
+    creating = asyncio.ensure_future(upstream.create_image(body, token=token,
+                                                           request_id=request_id))
     try:
-        image = image_of(await upstream.create_image(body, token=token, request_id=request_id))
+        image = image_of(await asyncio.shield(creating))
+    except asyncio.CancelledError:
+        # the caller left while v2 was creating: what it creates must not stay
+        _in_background(_discard_once_created(request, creating, token))
+        raise
     except UpstreamStatus as error:
         raise v1_error_from_upstream(error.status, error.body) from None
     if with_data:
@@ -227,15 +233,48 @@ async def _upload(request: web.Request, image_id: str, meta: ImageMeta,
 
 
 async def _discard(request: web.Request, image_id: str, token) -> None:
-    """Deletes an image this request created and could not finish; runs to its end even
-    when the caller has hung up (and the handler is being cancelled)."""
-    task = asyncio.ensure_future(request.app[UPSTREAM].delete_image(
-        image_id, token=token, request_id=request[REQUEST_ID]))
+    """Deletes an image this request made and could not finish. The delete runs to its end
+    even when the caller has hung up and the handler is being cancelled."""
+    await asyncio.shield(_in_background(_delete(request, image_id, token)))
+
+
+async def _discard_once_created(request: web.Request, creating: asyncio.Future, token) -> None:
     try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await task  # cancelled again while deleting: finish the delete first
-        raise
+        image = await creating
+    except Exception:
+        return  # nothing was created
+    if isinstance(image, dict) and isinstance(image.get("id"), str):
+        await _delete(request, image["id"], token)
+
+
+async def _delete(request: web.Request, image_id: str, token) -> None:
+    """Deletes, unprotecting first if need be (the caller asked for a protected image, but
+    not for one that holds the wrong data); a failure is logged: nothing else can be done."""
+    upstream, request_id = request.app[UPSTREAM], request[REQUEST_ID]
+    try:
+        try:
+            await upstream.delete_image(image_id, token=token, request_id=request_id)
+        except UpstreamStatus as error:
+            if error.status == 404:
+                return
+            if error.status != 403:
+                raise
+            await upstream.update_image(
+                image_id, [{"op": "replace", "path": "/protected", "value": False}],
+                token=token, request_id=request_id)
+            await upstream.delete_image(image_id, token=token, request_id=request_id)
     except UpstreamError as exc:
-        log.error("%s: image %s was created but its upload failed, and deleting it failed "
-                  "too (%s): it is left on the upstream", request[REQUEST_ID], image_id, exc)
+        log.error("%s: image %s was created but could not be finished, and deleting it "
+                  "failed too (%s): it is left on the upstream", request_id, image_id, exc)
+
+
+# Deletes that must finish whatever happens to their request: held here, since the event
+# loop keeps only weak references to tasks.
+_CLEANUPS: set[asyncio.Task] = set()
+
+
+def _in_background(work) -> asyncio.Task:
+    task = asyncio.ensure_future(work)
+    _CLEANUPS.add(task)
+    task.add_done_callback(_CLEANUPS.discard)
+    return task

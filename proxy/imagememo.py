@@ -110,12 +110,18 @@ class ImageMemo:
         return image
 
     def _remember_body(self, body: bytes, read: dict) -> None:
-        count = len(read["images"])
+        count = _weight(read)
         if count > self.max_images:
             return
         bodies = self._bodies
         while self._images_in_bodies + count > self.max_images:
             oldest = next(iter(bodies))
-            self._images_in_bodies -= len(bodies.pop(oldest)["images"])
+            self._images_in_bodies -= _weight(bodies.pop(oldest))
         bodies[body] = read
         self._images_in_bodies += count
+
+
+def _weight(read: dict) -> int:
+    """What a remembered body counts against ``max_images``: its images, and at least one
+    (an empty answer still differs by query, in its ``first`` link)."""
+    return max(len(read["images"]), 1)

@@ -15,6 +15,7 @@ from aiohttp import web
 from proxy.appkeys import IMAGE_MEMO, REQUEST_ID, UPSTREAM
 from proxy.handlers import caller, v2_image
 from proxy.v1.errors import V1Error, nested, plain_body
+from proxy.v2.answers import member_ids_of
 from proxy.v2.client import UpstreamStatus
 from proxy.v2.errors import v1_error_for_image
 from proxy.v2.plan import ListPaging, ListPlan
@@ -34,22 +35,21 @@ async def list_members(request: web.Request) -> web.Response:
     image = await v2_image(request, token)
     members = []
     if image.get("visibility") == "shared":  # v2 keeps none for any other image
-        answer = await _members_of(request, image["id"], token)
-        members = [{"member_id": m.get("member_id"), "can_share": False}
-                   for m in (answer or {}).get("members", [])]
-    return _json({"members": members})
+        members = await _members_of(request, image["id"], token)
+    return _json({"members": [{"member_id": m, "can_share": False} for m in members]})
 
 
 async def add_member(request: web.Request) -> web.Response:
     """PUT /v1/images/{id}/members/{member}: 204."""
     token, _ = await caller(request)
+    member = _member_id(request)
     body = await _json_body(request, required=False)
     if body is not None:
-        member = body.get("member") if isinstance(body, dict) else None
-        if isinstance(member, dict) and member.get("can_share"):
+        asked = body.get("member") if isinstance(body, dict) else None
+        if isinstance(asked, dict) and asked.get("can_share"):
             raise _CAN_SHARE
     image = await _shareable(request, token)
-    await _add(request, image["id"], request.match_info["member"], token)
+    await _add(request, image["id"], member, token)
     return web.Response(status=204)
 
 
@@ -59,7 +59,8 @@ async def replace_members(request: web.Request) -> web.Response:
     body = await _json_body(request, required=True)
     memberships = body.get("memberships") if isinstance(body, dict) else None
     if not isinstance(memberships, list) or not all(
-            isinstance(m, dict) and isinstance(m.get("member_id"), str) for m in memberships):
+            isinstance(m, dict) and isinstance(m.get("member_id"), str)
+            and _plain(m["member_id"]) for m in memberships):
         raise nested(400, "Invalid membership association: 'member_id'")
     if any(m.get("can_share") for m in memberships):
         raise _CAN_SHARE
@@ -67,8 +68,7 @@ async def replace_members(request: web.Request) -> web.Response:
     image = await v2_image(request, token)
     current = []
     if image.get("visibility") == "shared":
-        answer = await _members_of(request, image["id"], token)
-        current = [m.get("member_id") for m in (answer or {}).get("members", [])]
+        current = await _members_of(request, image["id"], token)
     elif wanted:
         image = await _shareable(request, token, image)
     for member in wanted:
@@ -83,8 +83,9 @@ async def replace_members(request: web.Request) -> web.Response:
 async def remove_member(request: web.Request) -> web.Response:
     """DELETE /v1/images/{id}/members/{member}: 204."""
     token, _ = await caller(request)
+    member = _member_id(request)
     image = await v2_image(request, token)
-    await _remove(request, image["id"], request.match_info["member"], token)
+    await _remove(request, image["id"], member, token)
     return web.Response(status=204)
 
 
@@ -92,7 +93,7 @@ async def shared_images(request: web.Request) -> web.Response:
     """/v1/shared-images/{member} (any method, as v1): the shared images the caller may see
     that have ``member`` as a member."""
     token, _ = await caller(request)
-    member = request.match_info["member"]
+    member = _member_id(request)
     upstream, memo = request.app[UPSTREAM], request.app[IMAGE_MEMO]
     request_id = request[REQUEST_ID]
     paging = ListPaging(ListPlan(params=(("visibility", "shared"), ("member_status", "all")),
@@ -148,12 +149,26 @@ async def _remove(request: web.Request, image_id: str, member: str, token) -> No
         raise v1_error_for_image(image_id, error.status, error.body) from None
 
 
-async def _members_of(request: web.Request, image_id: str, token):
+async def _members_of(request: web.Request, image_id: str, token) -> list[str]:
     try:
-        return await request.app[UPSTREAM].members(image_id, token=token,
-                                                   request_id=request[REQUEST_ID])
+        return member_ids_of(await request.app[UPSTREAM].members(
+            image_id, token=token, request_id=request[REQUEST_ID]))
     except UpstreamStatus as error:
         raise _member_error(image_id, error) from None
+
+
+def _member_id(request: web.Request) -> str:
+    """The member named in the path (v1's router matched no ``/`` there, ``%2F`` included)."""
+    member = request.match_info["member"]
+    if not _plain(member):
+        raise V1Error(404)
+    return member
+
+
+def _plain(member: str) -> bool:
+    """A member id that names one upstream path segment: ``/``, ``.`` and ``..`` would name
+    another upstream path, and no project is called that."""
+    return bool(member) and "/" not in member and member not in (".", "..")
 
 
 def _member_error(image_id: str, error: UpstreamStatus) -> V1Error:

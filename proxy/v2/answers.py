@@ -21,3 +21,12 @@ def _check_image(image: object) -> None:
     # The types of the fields v1 shows are checked as they are shaped (proxy.v1.images).
     if not isinstance(image, dict) or type(image.get("id")) is not str:
         raise UpstreamShapeError("an image is not an object with an id")
+
+
+def member_ids_of(body: object) -> list[str]:
+    """The member ids of a ``GET /v2/images/{id}/members`` body."""
+    members = body.get("members") if isinstance(body, dict) else None
+    if not isinstance(members, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("member_id"), str) for m in members):
+        raise UpstreamShapeError("the member list is not what v2 sends")
+    return [m["member_id"] for m in members]

@@ -79,6 +79,10 @@ def update_patch(image: dict, meta: ImageMeta, *, purge: bool, not_public: str) 
         if (visibility == "public") != (image.get("visibility") == "public"):
             patch.append(_op("replace", "visibility", visibility))
     current = {key for key in image if key not in V2_OWN_FIELDS}
+    # keys v2 (os_glance_*: import bookkeeping) or Huawei IMS (__*: system properties) keep
+    # for themselves: v1 never set them, so purging must not touch them (v2 would refuse the
+    # whole patch)
+    purgeable = {key for key in current if not key.startswith(("os_glance", "__"))}
     for key, value in meta.properties.items():
         if value is None:
             if key in current:
@@ -86,7 +90,7 @@ def update_patch(image: dict, meta: ImageMeta, *, purge: bool, not_public: str) 
         elif image.get(key) != value:
             patch.append(_op("add", key, value))
     if purge:
-        patch.extend(_op("remove", key) for key in sorted(current - meta.properties.keys()))
+        patch.extend(_op("remove", key) for key in sorted(purgeable - meta.properties.keys()))
     return patch
 
 

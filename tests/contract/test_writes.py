@@ -83,6 +83,11 @@ def test_create_with_data_answers_201_with_v1s_image_and_the_bytes_come_back(pro
         "deleted": False, "deleted_at": None, "properties": {"build_id": "42"}}
     status, _, data = send(proxy, "GET", f"/v1/images/{image['id']}")
     assert status == 200 and data == DATA
+    # v2 keeps import bookkeeping (os_glance_*) on it: v1's purging update leaves those be
+    status, _, body = send(proxy, "PUT", f"/v1/images/{image['id']}",
+                           {"x-image-meta-name": "copied-renamed"})
+    assert status == 200, body
+    assert json.loads(body)["image"]["name"] == "copied-renamed"
 
 
 def test_a_reserved_image_takes_its_data_with_a_later_put(proxy, backend, cleanup):
@@ -304,3 +309,28 @@ def test_an_external_source_is_copied_by_web_download_where_the_upstream_has_it(
         time.sleep(0.2)
     status, _, data = send(proxy, "GET", f"/v1/images/{image['id']}")
     assert status == 200 and data == DATA
+
+
+def test_a_member_id_that_would_name_another_upstream_path_is_404(proxy, backend, cleanup):
+    _, _, body = create(proxy, name="traversal-target")
+    target = json.loads(body)["image"]["id"]
+    cleanup.append(target)
+    _, _, body = create(proxy, name="traversal-from")
+    source = json.loads(body)["image"]["id"]
+    cleanup.append(source)
+    for method in ("PUT", "DELETE"):
+        status, _, _ = send(proxy, method, f"/v1/images/{source}/members/..%2F..%2F{target}")
+        assert status == 404
+    assert send(proxy, "GET", "/v1/shared-images/..")[0] == 404
+    status, _, body = send(proxy, "PUT", f"/v1/images/{source}/members",
+                           {"Content-Type": "application/json"},
+                           json.dumps({"memberships": [{"member_id": f"../../{target}"}]}).encode())
+    assert status == 400
+    assert send(proxy, "HEAD", f"/v1/images/{target}")[0] == 200  # still there
+
+
+def test_a_protected_image_whose_data_does_not_verify_is_still_removed(proxy, backend):
+    status, _, body = create(proxy, DATA, name="protected-mismatch", disk_format="raw",
+                             container_format="bare", protected="True", size=len(DATA) + 1)
+    assert status == 400 and b"The image was deleted." in body
+    assert "protected-mismatch" not in upstream_names(backend)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import tracemalloc
 
+import aiohttp
+import pytest
 from aiohttp import web
 
 from proxy.app import make_app
@@ -18,10 +21,13 @@ SIZE = 256 * len(CHUNK)  # 256 MiB through the proxy
 class SinkingUpstream:
     """Creates one image, takes its data counting and hashing it (holding none), deletes."""
 
-    def __init__(self) -> None:
+    def __init__(self, create_delay: float = 0.0) -> None:
         self.received, self.md5, self.deleted = 0, hashlib.md5(), False
+        self.create_delay, self.created = create_delay, asyncio.Event()
 
     async def create(self, request):
+        await asyncio.sleep(self.create_delay)
+        self.created.set()
         return web.json_response(dict(V2_IMAGE, status="queued", size=None, checksum=None),
                                  status=201)
 
@@ -88,4 +94,20 @@ async def test_an_upload_shorter_than_announced_is_deleted_and_said(aiohttp_serv
     assert response.status == 400
     assert (f"Supplied size ({SIZE + 1}) and size generated from uploaded image ({SIZE}) did "
             "not match. The image was deleted.") in await response.text()
+    assert upstream.deleted
+
+
+async def test_a_caller_who_leaves_while_v2_creates_leaves_no_image(aiohttp_server,
+                                                                    aiohttp_client):
+    upstream = SinkingUpstream(create_delay=0.3)  # the caller gives up meanwhile
+    server = await aiohttp_server(upstream.app())
+    client = await aiohttp_client(make_app(proxy_settings(str(server.make_url("")))))
+    with pytest.raises(asyncio.TimeoutError):
+        await client.post("/v1/images", headers={"x-image-meta-name": "left"},
+                          timeout=aiohttp.ClientTimeout(total=0.1))
+    await asyncio.wait_for(upstream.created.wait(), 2)
+    for _ in range(50):
+        if upstream.deleted:
+            break
+        await asyncio.sleep(0.02)
     assert upstream.deleted

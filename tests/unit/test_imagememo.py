@@ -67,6 +67,15 @@ def test_a_body_seen_before_comes_back_as_it_was_read_while_bodies_hold_few_enou
     assert memo.read_list(big) is not memo.read_list(big)
 
 
+def test_empty_bodies_count_as_one_image_each_so_they_are_bounded_too():
+    memo = ImageMemo(3)
+    for n in range(100):
+        memo.read_list(body(first=f"/v2/images?name=none-{n}"))
+    assert len(memo._bodies) == 3
+    off = ImageMemo(0)
+    assert off.read_list(body()) == {"images": ()} and len(off._bodies) == 0
+
+
 @pytest.mark.parametrize("raw", [b"not json", b"[]", b"{}", b'{"images": {}}', b'{"images": 3}',
                                  b'{"images": [1]}', b'{"images": [{}]}', b'{"images": [null]}',
                                  b'{"images": [{"id": 7}]}', b'{"images": [{"id": 1e99999}]}',

@@ -36,6 +36,13 @@ def test_update_replaces_changed_fields_adds_properties_and_purges_the_rest():
                         purge=False, not_public="shared") == []
 
 
+def test_purging_leaves_the_keys_v2_and_ims_keep_for_themselves():
+    image = {**IMAGE, "os_glance_failed_import": "", "os_glance_importing_to_stores": "",
+             "__platform": "Ubuntu", "__image_size": "3"}
+    assert update_patch(image, ImageMeta({}, {"os_distro": "ubuntu", "a/b~c": "x"}),
+                        purge=True, not_public="shared") == []
+
+
 @pytest.mark.parametrize("fields, detail", [
     ({"status": "queued"}, "Forbidden to modify 'status' of image."),
     ({"id": "other"}, "Forbidden to modify 'id' of image."),
