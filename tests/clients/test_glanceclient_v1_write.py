@@ -4,10 +4,13 @@ image-delete, member-create, member-list, member-delete (reference legacy-client
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.support.catalogue import V2Api, token
-from tests.support.legacy_client import parse_fields, parse_table, run_glance_v1
+from tests.support.legacy_client import (kill_glance, parse_fields, parse_table, run_glance_v1,
+                                         start_glance_v1)
 
 pytestmark = pytest.mark.clients
 
@@ -77,3 +80,27 @@ def test_image_delete_then_it_is_gone(glance_cli, proxy, created):
     result = run_glance_v1(glance_cli, proxy.url, token(WRITER), "image-show", created["id"])
     assert result.returncode == 1
     assert f"No image with a name or ID of '{created['id']}' exists." in result.stderr
+
+
+def test_an_image_create_killed_half_way_leaves_no_image_upstream(glance_cli, proxy, backend):
+    api = V2Api(backend.url)
+
+    def on_upstream():
+        return [image for image in api.ok("GET", "/v2/images?owner=projW", token(WRITER))[
+            "images"] if image["name"] == "cli-killed"]
+
+    cli = start_glance_v1(glance_cli, proxy.url, token(WRITER), "image-create", "--name",
+                          "cli-killed", "--disk-format", "raw", "--container-format", "bare")
+    try:
+        cli.stdin.write(b"x" * (1024 * 1024))  # data from a pipe: sent chunked, no size
+        cli.stdin.flush()
+        deadline = time.monotonic() + 30
+        while not on_upstream():  # the image exists and its upload is under way
+            assert time.monotonic() < deadline, "the CLI never created the image"
+            time.sleep(0.05)
+    finally:
+        kill_glance(cli)
+    deadline = time.monotonic() + 10
+    while on_upstream() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert on_upstream() == []

@@ -15,6 +15,8 @@ Public surface:
     ensure_glanceclient_venv()            -> Path of the ``glance`` executable
     run_glance_v1(exe, url, token, *args, stdin_tty=False, timeout=60, input=None)
     run_glance_v1_async(...)              same, for tests inside an event loop
+    start_glance_v1(exe, url, token, *args) / kill_glance(proc)
+                                          a CLI fed through a pipe, killed mid-way
     parse_table(stdout)                   -> list[dict[str, str]]  (image-list)
     parse_fields(stdout)                  -> dict[str, str]        (image-show)
 """
@@ -115,6 +117,21 @@ def run_glance_v1(glance_exe: Path | str, url: str, token: str, *args,
         proc.wait()
         raise
     return _result(cmd, proc.returncode, out, err, stdin_tty)
+
+
+def start_glance_v1(glance_exe: Path | str, url: str, token: str,
+                    *args) -> subprocess.Popen:
+    """Start ``glance --os-image-api-version 1 ... *args`` with a pipe for stdin (image data
+    the test writes as it likes) and return at once; stop it with ``kill_glance``."""
+    return subprocess.Popen(_command(glance_exe, url, token, args, False),
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=_env(), start_new_session=True)
+
+
+def kill_glance(proc: subprocess.Popen) -> None:
+    """Kill a started CLI at once (as a user's Ctrl-C or a dying CI job would)."""
+    _killpg(proc.pid)
+    proc.wait()
 
 
 async def run_glance_v1_async(glance_exe: Path | str, url: str, token: str,
