@@ -42,6 +42,11 @@ async def create_image(request: web.Request) -> web.Response:
         _check_upload(request, meta.fields)
     if source is not None:
         await _check_import(request, meta.fields, token)
+    fields = meta.fields
+    # v1 made an image declared empty active at once; v2 does it for an empty upload, which
+    # needs the formats (without them the image stays queued)
+    declared_empty = (not with_data and source is None and fields.get("size") == 0
+                      and fields.get("disk_format") and fields.get("container_format"))
     body = create_body(meta, not_public=request.app[SETTINGS].writes.not_public_visibility)
     creating = asyncio.ensure_future(upstream.create_image(body, token=token,
                                                            request_id=request_id))
@@ -53,7 +58,7 @@ async def create_image(request: web.Request) -> web.Response:
         raise
     except UpstreamStatus as error:
         raise v1_error_from_upstream(error.status, error.body) from None
-    if with_data:
+    if with_data or declared_empty:
         try:
             mismatch = await _upload(request, image["id"], meta, token)
         except BaseException:  # a refusal, a broken upload, or the caller hanging up

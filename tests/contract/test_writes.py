@@ -334,3 +334,13 @@ def test_a_protected_image_whose_data_does_not_verify_is_still_removed(proxy, ba
                              container_format="bare", protected="True", size=len(DATA) + 1)
     assert status == 400 and b"The image was deleted." in body
     assert "protected-mismatch" not in upstream_names(backend)
+
+
+def test_an_image_declared_empty_is_active_at_once_as_in_v1(proxy, backend, cleanup):
+    status, _, body = create(proxy, name="empty", size=0, disk_format="raw",
+                             container_format="bare")
+    assert status == 201, body
+    image = json.loads(body)["image"]
+    cleanup.append(image["id"])
+    assert (image["status"], image["size"]) == ("active", 0)
+    assert send(proxy, "GET", f"/v1/images/{image['id']}")[::2] == (200, b"")
