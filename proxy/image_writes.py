@@ -216,7 +216,8 @@ async def _upload(request: web.Request, image_id: str, meta: ImageMeta,
     received = _Received(request)
     try:
         await request.app[UPSTREAM].upload_image_data(
-            image_id, received.chunks(), token=token, request_id=request[REQUEST_ID])
+            image_id, received.chunks(), request.content_length, token=token,
+            request_id=request[REQUEST_ID])
     except UpstreamStatus as error:
         raise v1_error_for_image(image_id, error.status, error.body) from None
     except UpstreamError:

@@ -151,16 +151,17 @@ class Upstream:
         with self._observed("delete_image"):
             await self._send_json("DELETE", self._image_url(image_id), token, request_id, 204)
 
-    async def upload_image_data(self, image_id: str, chunks, *, token: str | None,
-                                request_id: str) -> None:
+    async def upload_image_data(self, image_id: str, chunks, size: int | None, *,
+                                token: str | None, request_id: str) -> None:
         """``PUT /v2/images/{id}/file`` with ``chunks`` (an async iterator of bytes), streamed:
-        never more than a chunk in memory. Only silence is a timeout."""
+        never more than a chunk in memory; sized when ``size`` is known (servers that take
+        no chunked uploads exist), chunked otherwise. Only silence is a timeout."""
         timeout = aiohttp.ClientTimeout(total=None, connect=self.settings.connect_timeout,
                                         sock_read=self.settings.timeout)
         with self._observed("upload_data"):
             await self._send_json("PUT", self._image_url(image_id) / "file", token, request_id,
                                   204, data=chunks, content_type="application/octet-stream",
-                                  timeout=timeout)
+                                  timeout=timeout, length=size)
 
     async def import_methods(self, *, token: str | None, request_id: str) -> list[str]:
         """The upstream's import methods (``GET /v2/info/import``); none where it has no
@@ -206,12 +207,15 @@ class Upstream:
 
     async def _send_json(self, method: str, url: URL, token, request_id, expected: int, *,
                          json=None, data=None, content_type: str | None = None,
-                         timeout: aiohttp.ClientTimeout | None = None):
+                         timeout: aiohttp.ClientTimeout | None = None,
+                         length: int | None = None):
         """One call that changes something: never retried (it may have happened). The
         parsed body of the ``expected`` status (None when empty); UpstreamStatus otherwise."""
         headers = self._headers(token, request_id)
         if content_type is not None:
             headers["Content-Type"] = content_type
+        if length is not None:
+            headers["Content-Length"] = str(length)
         with _failures_named():
             async with self.session.request(method, url, headers=headers, json=json, data=data,
                                             allow_redirects=False,

@@ -32,6 +32,8 @@ class SinkingUpstream:
                                  status=201)
 
     async def upload(self, request):
+        self.framing = (request.headers.get("Content-Length"),
+                        request.headers.get("Transfer-Encoding"))
         async for chunk in request.content.iter_chunked(1024 * 1024):
             self.received += len(chunk)
             self.md5.update(chunk)
@@ -83,6 +85,7 @@ async def test_a_large_upload_streams_in_constant_memory(aiohttp_server, aiohttp
     assert response.status == 201, await response.text()
     image = (await response.json())["image"]
     assert (image["size"], upstream.received, upstream.deleted) == (SIZE, SIZE, False)
+    assert upstream.framing == (None, "chunked")  # the caller's body was chunked too
     assert image["checksum"] == hashlib.md5(CHUNK * 256).hexdigest()
     # client, proxy and upstream all run in this process: a copy of the data would show
     assert peak < 32 * 1024 * 1024, f"peak traced memory {peak} bytes"
@@ -111,3 +114,14 @@ async def test_a_caller_who_leaves_while_v2_creates_leaves_no_image(aiohttp_serv
             break
         await asyncio.sleep(0.02)
     assert upstream.deleted
+
+
+async def test_a_sized_upload_goes_upstream_sized(aiohttp_server, aiohttp_client):
+    upstream = SinkingUpstream()
+    server = await aiohttp_server(upstream.app())
+    client = await aiohttp_client(make_app(proxy_settings(str(server.make_url("")))))
+    response = await client.post("/v1/images", data=CHUNK, headers={
+        "Content-Type": "application/octet-stream", "x-image-meta-disk_format": "raw",
+        "x-image-meta-container_format": "bare"})
+    assert response.status == 201
+    assert upstream.framing == (str(len(CHUNK)), None)  # for servers that take no chunks
