@@ -144,12 +144,17 @@ def test_a_protected_image_is_not_deleted(proxy, backend, cleanup):
     assert status == 403 and b"Image is protected" in body
 
 
-def test_data_that_does_not_match_the_announced_size_leaves_no_image(proxy, backend):
+@pytest.mark.parametrize("key, announced, actual", [
+    ("size", len(DATA) + 1, len(DATA)),
+    ("checksum", "0" * 32, hashlib.md5(DATA).hexdigest()),
+])
+def test_data_that_does_not_match_what_was_announced_leaves_no_image(proxy, backend, key,
+                                                                     announced, actual):
     status, _, body = create(proxy, DATA, name="mismatch", disk_format="raw",
-                             container_format="bare", size=len(DATA) + 1)
+                             container_format="bare", **{key: announced})
     assert status == 400
-    assert (f"Supplied size ({len(DATA) + 1}) and size generated from uploaded image "
-            f"({len(DATA)}) did not match.").encode() in body
+    assert (f"Supplied {key} ({announced}) and {key} generated from uploaded image "
+            f"({actual}) did not match. The image was deleted.").encode() in body
     assert "mismatch" not in upstream_names(backend)
 
 
