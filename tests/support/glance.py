@@ -295,8 +295,8 @@ paste.filter_factory = glance_lab_auth:filter_factory
 paste.filter_factory = oslo_middleware:HTTPProxyToWSGI.factory
 """
 
-UWSGI_INI = """\
-[uwsgi]
+# The front of uWSGI: its HTTP router, which cannot keep connections alive.
+UWSGI_ROUTER = """\
 http = 127.0.0.1:{port}
 socket = {sock}
 http-raw-body = true
@@ -307,12 +307,24 @@ http-keepalive = false
 # glanceclient v2) hit RemoteDisconnected on their 2nd request (devstack
 # sets the same header)
 add-header = Connection: close
-socket-timeout = 30
+threads = 4
+"""
+# Or HTTP/1.1 served by the workers themselves, connections kept alive as behind a
+# production front end; each idle connection holds a thread, hence many threads. (The
+# benchmark's choice: the test tier keeps the router.)
+UWSGI_KEEPALIVE = """\
+http11-socket = 127.0.0.1:{port}
+http-chunked-input = true
+threads = 32
+"""
+
+UWSGI_INI = """\
+[uwsgi]
+{front}socket-timeout = 30
 module = glance.wsgi.api:application
 pythonpath = {d}/shim
 master = true
 processes = 1
-threads = 4
 enable-threads = true
 lazy-apps = true
 need-app = true
@@ -352,13 +364,15 @@ class GlanceServer:
     """
 
     def __init__(self, venv: Path | None = None, *, auth: str = "trusted",
-                 format_match: bool = False, api_limit_max: int = 1000):
+                 format_match: bool = False, api_limit_max: int = 1000,
+                 keepalive: bool = False):
         if auth not in ("trusted", "headers"):
             raise ValueError("auth must be 'trusted' or 'headers'")
         self.venv = venv
         self.auth = auth
         self.format_match = format_match
         self.api_limit_max = api_limit_max
+        self.keepalive = keepalive
         self.workdir: Path | None = None
         self.port: int | None = None
         self._proc: subprocess.Popen | None = None
@@ -448,8 +462,9 @@ class GlanceServer:
         sock = d / "run" / "uwsgi.sock"
         # AF_UNIX paths are limited to ~108 bytes; fall back to loopback TCP
         sock_s = str(sock) if len(str(sock)) < 100 else "127.0.0.1:0"
-        (d / "etc" / "uwsgi.ini").write_text(
-            UWSGI_INI.format(d=d, port=port, sock=sock_s))
+        front = (UWSGI_KEEPALIVE if self.keepalive else UWSGI_ROUTER).format(port=port,
+                                                                              sock=sock_s)
+        (d / "etc" / "uwsgi.ini").write_text(UWSGI_INI.format(d=d, front=front))
 
     def _wait_ready(self, timeout: float) -> None:
         assert self._proc is not None and self.workdir is not None
