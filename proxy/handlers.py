@@ -41,7 +41,7 @@ async def _listing(request: web.Request, shape) -> web.Response:
     query = _list_query(request.query_string, listing.default_limit, listing.max_limit)
     token, admin_project = await caller(request)
     paging = ListPaging(plan_list(query, admin_project=admin_project))
-    await _page_through(request, paging, token)
+    await page_through(request, paging, token)
     # each image's JSON is made once per distinct image (proxy.imagememo): joined, not
     # serialised again
     body = b'{"images":[' + b",".join([image.v1_json(shape) for image in paging.images]) + b"]}"
@@ -81,7 +81,8 @@ async def caller(request: web.Request) -> tuple[str | None, str | None]:
     return token, who.project if who is not None and keystone.is_admin(who) else None
 
 
-async def _page_through(request: web.Request, paging: ListPaging, token: str | None) -> None:
+async def page_through(request: web.Request, paging: ListPaging, token: str | None) -> None:
+    """Runs ``paging`` against the upstream until it has what it asked for."""
     upstream, memo = request.app[UPSTREAM], request.app[IMAGE_MEMO]
     request_id = request[REQUEST_ID]
     params = paging.first_request()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from proxy.appkeys import IMAGE_MEMO, REQUEST_ID, UPSTREAM
-from proxy.handlers import caller, v2_image
+from proxy.appkeys import REQUEST_ID, UPSTREAM
+from proxy.handlers import caller, page_through, v2_image
 from proxy.v1.errors import V1Error, nested, plain_body
 from proxy.v2.answers import member_ids_of
 from proxy.v2.client import UpstreamStatus
@@ -94,20 +94,12 @@ async def shared_images(request: web.Request) -> web.Response:
     that have ``member`` as a member."""
     token, _ = await caller(request)
     member = _member_id(request)
-    upstream, memo = request.app[UPSTREAM], request.app[IMAGE_MEMO]
-    request_id = request[REQUEST_ID]
     paging = ListPaging(ListPlan(params=(("visibility", "shared"), ("member_status", "all")),
                                  limit=_MAX_SHARED_LOOKUP, marker=None))
-    params = paging.first_request()
-    while params is not None:
-        try:
-            body = await upstream.list_images(params, token=token, request_id=request_id,
-                                              read=memo.read_list)
-        except UpstreamStatus as error:
-            raise paging.error(error.status, error.body) from None
-        params = paging.feed(body)
+    await page_through(request, paging, token)
     ids = [image["id"] for image in paging.images]
-    shared = await upstream.shared_with(ids, member, token=token, request_id=request_id)
+    shared = await request.app[UPSTREAM].shared_with(ids, member, token=token,
+                                                      request_id=request[REQUEST_ID])
     return _json({"shared_images": [{"image_id": i, "can_share": False}
                                     for i in ids if i in shared]})
 

@@ -82,7 +82,8 @@ def test_any_request_gets_a_v1_answer_never_our_own_500(proxy, method, path, pai
     status, body, ours = send(proxy, method, path, pairs, headers)
     assert status in ANSWERS, (status, body)
     # A header HTTP itself forbids (a control character) is refused by aiohttp's parser
-    # with a bare 400 before any route: the one answer that is not ours.
-    if status == 400 and method != "HEAD" and ours:
+    # with a bare 400 before any route: the one answer that is not ours. (Writes' 400s are
+    # about their headers and bodies, none sent here: only reads' 400s name a parameter.)
+    if status == 400 and method == "GET" and ours:
         sent = {k for k, _ in pairs}
         assert any(name in body for name in sent | {"marker"}), body
