@@ -20,7 +20,7 @@ from proxy.v1.errors import V1Error
 from proxy.v1.images import to_v1_image
 from proxy.v1.meta import ImageMeta, parse_image_meta, purge_requested
 from proxy.v2.answers import image_of
-from proxy.v2.client import DATA_CHUNK, UpstreamError, UpstreamStatus
+from proxy.v2.client import DATA_CHUNK, UpstreamError, UpstreamStatus, UpstreamUnavailable
 from proxy.v2.errors import image_not_found, upstream_message, v1_error_for_image, \
     v1_error_from_upstream
 from proxy.v2.writes import NO_WEB_DOWNLOAD, create_body, external_source, update_patch
@@ -253,25 +253,39 @@ async def _discard_once_created(request: web.Request, creating: asyncio.Future, 
         await _delete(request, image["id"], token)
 
 
+# Pauses between attempts to delete a half-made image: the upstream may still be
+# unwinding the broken upload (real Glance answered 500 to a delete sent at once).
+_DELETE_RETRIES = (0.2, 0.5, 1.0, 2.0, 4.0)
+
+
 async def _delete(request: web.Request, image_id: str, token) -> None:
     """Deletes, unprotecting first if need be (the caller asked for a protected image, but
-    not for one that holds the wrong data); a failure is logged: nothing else can be done."""
+    not for one that holds the wrong data), trying again while the upstream is busy; a
+    final failure is logged: nothing else can be done."""
     upstream, request_id = request.app[UPSTREAM], request[REQUEST_ID]
-    try:
+    for pause in (*_DELETE_RETRIES, None):
         try:
-            await upstream.delete_image(image_id, token=token, request_id=request_id)
-        except UpstreamStatus as error:
-            if error.status == 404:
+            try:
+                await upstream.delete_image(image_id, token=token, request_id=request_id)
+            except UpstreamStatus as error:
+                if error.status == 404:
+                    return
+                if error.status != 403:
+                    raise
+                await upstream.update_image(
+                    image_id, [{"op": "replace", "path": "/protected", "value": False}],
+                    token=token, request_id=request_id)
+                await upstream.delete_image(image_id, token=token, request_id=request_id)
+            return
+        except UpstreamError as exc:
+            busy = isinstance(exc, UpstreamUnavailable) or (
+                isinstance(exc, UpstreamStatus) and exc.status in (409, 500, 503))
+            if pause is None or not busy:
+                log.error("%s: image %s was created but could not be finished, and deleting "
+                          "it failed too (%s): it is left on the upstream", request_id,
+                          image_id, exc)
                 return
-            if error.status != 403:
-                raise
-            await upstream.update_image(
-                image_id, [{"op": "replace", "path": "/protected", "value": False}],
-                token=token, request_id=request_id)
-            await upstream.delete_image(image_id, token=token, request_id=request_id)
-    except UpstreamError as exc:
-        log.error("%s: image %s was created but could not be finished, and deleting it "
-                  "failed too (%s): it is left on the upstream", request_id, image_id, exc)
+            await asyncio.sleep(pause)
 
 
 # Deletes that must finish whatever happens to their request: held here, since the event

@@ -21,8 +21,9 @@ SIZE = 256 * len(CHUNK)  # 256 MiB through the proxy
 class SinkingUpstream:
     """Creates one image, takes its data counting and hashing it (holding none), deletes."""
 
-    def __init__(self, create_delay: float = 0.0) -> None:
+    def __init__(self, create_delay: float = 0.0, busy_deletes: int = 0) -> None:
         self.received, self.md5, self.deleted = 0, hashlib.md5(), False
+        self.busy_deletes = busy_deletes  # deletes answered 500 first, as Glance mid-upload
         self.create_delay, self.created = create_delay, asyncio.Event()
 
     async def create(self, request):
@@ -47,6 +48,9 @@ class SinkingUpstream:
         return web.json_response({"versions": []})
 
     async def delete(self, request):
+        if self.busy_deletes:
+            self.busy_deletes -= 1
+            return web.Response(status=500)
         self.deleted = True
         return web.Response(status=204)
 
@@ -65,8 +69,8 @@ async def body():
         yield CHUNK
 
 
-async def post(aiohttp_server, aiohttp_client, announced_size: int):
-    upstream = SinkingUpstream()
+async def post(aiohttp_server, aiohttp_client, announced_size: int, **behaviour):
+    upstream = SinkingUpstream(**behaviour)
     server = await aiohttp_server(upstream.app())
     client = await aiohttp_client(make_app(proxy_settings(str(server.make_url("")))))
     response = await client.post("/v1/images", data=body(), headers={
@@ -125,3 +129,10 @@ async def test_a_sized_upload_goes_upstream_sized(aiohttp_server, aiohttp_client
         "x-image-meta-container_format": "bare"})
     assert response.status == 201
     assert upstream.framing == (str(len(CHUNK)), None)  # for servers that take no chunks
+
+
+async def test_a_delete_the_upstream_is_too_busy_for_is_tried_again(aiohttp_server,
+                                                                    aiohttp_client):
+    upstream, response = await post(aiohttp_server, aiohttp_client, SIZE + 1, busy_deletes=2)
+    assert response.status == 400
+    assert upstream.deleted and upstream.busy_deletes == 0
