@@ -260,9 +260,9 @@ def glance_scenario(wrk_path: str, pairs: int, keepalive: bool) -> dict[str, flo
     measured in pairs of one-second wrk runs against the direct listing, back to back, the
     order alternating; its ratio is the median of its pairs' ratios. The processes are left
     where the kernel puts them, as a sidecar runs (pinned apart, each request through a
-    hop would cross cores four times where the direct one crosses none). ``keepalive``: Glance keeps connections
-    alive, as behind a production front end; otherwise it closes each one, as the test
-    tier's Glance must (uWSGI's router: reference real-glance-v2.md)."""
+    hop would cross cores four times where the direct one crosses none). ``keepalive``:
+    Glance keeps connections alive, as behind a production front end; otherwise it closes
+    each one, as the test tier's Glance must (uWSGI's router: reference real-glance-v2.md)."""
     sys.path.insert(0, str(ROOT))
     import tempfile
 
