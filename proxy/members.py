@@ -15,7 +15,7 @@ from aiohttp import web
 from proxy.appkeys import REQUEST_ID, UPSTREAM
 from proxy.handlers import caller, page_through, v2_image
 from proxy.v1.errors import V1Error, nested, plain_body
-from proxy.v2.answers import member_ids_of
+from proxy.v2.answers import image_of, member_ids_of
 from proxy.v2.client import UpstreamStatus
 from proxy.v2.errors import v1_error_for_image
 from proxy.v2.plan import ListPaging, ListPlan
@@ -114,9 +114,9 @@ async def _shareable(request: web.Request, token, image: dict | None = None) -> 
                       "take it from everyone else. Nothing was changed.")
     if visibility == "private":
         try:
-            image = await request.app[UPSTREAM].update_image(
+            image = image_of(await request.app[UPSTREAM].update_image(
                 image["id"], [{"op": "replace", "path": "/visibility", "value": "shared"}],
-                token=token, request_id=request[REQUEST_ID])
+                token=token, request_id=request[REQUEST_ID]))
         except UpstreamStatus as error:
             raise _member_error(image["id"], error) from None
     return image

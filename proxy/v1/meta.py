@@ -122,6 +122,6 @@ def _validate(fields: dict) -> None:
                       "characters")
     for key in ("created_at", "updated_at", "deleted_at"):
         value = fields.get(key)
-        if value is not None and (parse_iso8601(value) is None
-                                  or parse_iso8601(value).year < 1900):
+        moment = parse_iso8601(value) if value is not None else None
+        if value is not None and (moment is None or moment.year < 1900):
             raise V1Error(400, explanation=f"Invalid time format for {key}.")

@@ -188,10 +188,10 @@ class Upstream:
                                   request_id, 202,
                                   json={"method": {"name": "web-download", "uri": uri}})
 
-    async def members(self, image_id: str, *, token: str | None, request_id: str) -> dict:
+    async def members(self, image_id: str, *, token: str | None, request_id: str) -> object:
         with self._observed("members"):
-            return await self._send_json("GET", self._image_url(image_id) / "members", token,
-                                         request_id, 200)
+            return await self._get_json(self._image_url(image_id) / "members", (), token,
+                                        request_id)
 
     async def add_member(self, image_id: str, member: str, *, token: str | None,
                          request_id: str) -> dict:
@@ -216,10 +216,11 @@ class Upstream:
             headers["Content-Type"] = content_type
         if length is not None:
             headers["Content-Length"] = str(length)
+        # the session's own timeout unless this call has one
+        options = {"timeout": timeout} if timeout is not None else {}
         with _failures_named():
             async with self.session.request(method, url, headers=headers, json=json, data=data,
-                                            allow_redirects=False,
-                                            timeout=timeout or aiohttp.helpers.sentinel) as answer:
+                                            allow_redirects=False, **options) as answer:
                 status, body = answer.status, await self._read_limited(answer)
         if status != expected:
             raise UpstreamStatus(status, body)
