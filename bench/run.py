@@ -3,7 +3,7 @@
     PYTHONPATH=. .venv/bin/python bench/run.py [--seconds 5] [--rounds 3] [--pairs 20]
                                                 [--no-glance]
 
-Starts the v2 upstream (the simulator's answers, pre-built), the pass-through baseline
+Starts the v2 upstream (the fake Glance's answers, pre-built), the pass-through baseline
 (bench/passthrough.py), the proxy, and the proxy "cold" (its image memo off, so that every
 image is parsed and translated afresh), each a process of its own; drives them with wrk
 (installed with apt-get when missing) for 25- and 1000-image listings, the servers taking
@@ -262,7 +262,7 @@ def glance_scenario(wrk_path: str, pairs: int, keepalive: bool) -> dict[str, flo
     where the kernel puts them, as a sidecar runs (pinned apart, each request through a
     hop would cross cores four times where the direct one crosses none). ``keepalive``:
     Glance keeps connections alive, as behind a production front end; otherwise it closes
-    each one, as the test tier's Glance must (uWSGI's router: reference real-glance-v2.md)."""
+    each one, as the test tier's Glance must (uWSGI's router: docs/real-glance.md#configuration)."""
     sys.path.insert(0, str(ROOT))
     import tempfile
 

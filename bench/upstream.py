@@ -1,4 +1,4 @@
-"""A v2 upstream for the benchmark: the simulator's own answers, built once, then served as
+"""A v2 upstream for the benchmark: the fake Glance's own answers, built once, then served as
 bytes, so that the upstream is never what is measured.
 
     python bench/upstream.py PORT
@@ -13,27 +13,27 @@ from datetime import datetime, timedelta, timezone
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from proxy.simulator import Simulator
+from proxy.fake_glance import FakeGlance
 
 SIZES = (25, 1000)
 
 
-def catalogue() -> Simulator:
+def catalogue() -> FakeGlance:
     """1000 public images with the custom properties real clouds carry."""
-    simulator = Simulator()
+    glance = FakeGlance()
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
     for n in range(max(SIZES)):
-        simulator.add_image(
+        glance.add_image(
             owner="bench", name=f"image-{n:04d}", visibility="public", disk_format="qcow2",
             container_format="bare", status="active", size=1_000_000 + n,
             checksum=f"{n:032x}", created_at=start + timedelta(seconds=n),
             os_distro="ubuntu", os_version="22.04", hw_disk_bus="virtio",
             __os_version="Ubuntu 22.04 64bit", __platform="Ubuntu", __imagetype="gold")
-    return simulator
+    return glance
 
 
 async def prebuilt_bodies() -> dict[str, bytes]:
-    """``limit`` -> the simulator's answer to ``GET /v2/images?limit=<n>`` (any other
+    """``limit`` -> the fake Glance's answer to ``GET /v2/images?limit=<n>`` (any other
     parameters the proxy adds do not change a listing of public images)."""
     client = TestClient(TestServer(catalogue().app()))
     await client.start_server()

@@ -7,9 +7,10 @@ import os
 import sys
 
 from proxy.config import ConfigError, load_settings, log_level
-from proxy.logs import configure_logging
-from proxy.serving import run, serve
-from proxy.workers import run_workers
+from proxy.ops.logs import configure_logging
+from proxy.ops.serving import run, serve
+from proxy.ops.workers import run_workers
+from proxy.shell.app import make_app
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -55,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
               "upstream lives in the process)", file=sys.stderr)
         return 2
     if workers == 1:
-        run(serve(settings, demo=args.demo))
+        run(serve(settings, make_app, demo=args.demo))
         return 0
-    return run_workers(settings, workers)
+    return run_workers(settings, make_app, workers)
 
 
 if __name__ == "__main__":

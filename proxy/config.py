@@ -68,6 +68,7 @@ class ListingSettings:
     default_limit: int = 25
     max_limit: int = 1000
     memo_images: int = 4096
+    memo_bytes: int = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,8 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
         raise ConfigError("listing.default_limit", "must be between 1 and listing.max_limit")
     if listing.memo_images < 0:
         raise ConfigError("listing.memo_images", "must be 0 (off) or more")
+    if listing.memo_bytes < 0:
+        raise ConfigError("listing.memo_bytes", "must be 0 (off) or more")
     if settings.writes.not_public_visibility not in ("shared", "private"):
         raise ConfigError("writes.not_public_visibility", "must be shared or private")
     if settings.log.format not in ("json", "plain"):

@@ -1,11 +1,12 @@
 """V1Error and its rendering, byte for byte as Glance v1 (WebOb 1.7) rendered errors.
 
-A v1 error body depends on the request's ``Accept`` header (reference glance-v1.md 6.1):
+A v1 error body depends on the request's ``Accept`` header (docs/v1-api.md#61-error-bodies):
 plain text when nothing matches, HTML for ``*/*`` or ``text/html`` (what glanceclient and
 curl send), JSON for ``application/json``. Two flavours exist: a message passed as
 *detail* is printed after the status's default explanation; a message passed as
 *explanation* replaces it. Errors that v1 relayed from glance-registry are *nested*: the
-registry's own plain-text body, flattened onto one line, becomes the explanation (6.2).
+registry's own plain-text body, flattened onto one line, becomes the explanation
+(docs/v1-api.md#62-nested-registry-errors).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A v2 image entity -> the v1 image, with v1's fields, types and formats.
 
-v1 detail images have exactly 18 keys (reference glance-v1.md 2.7). v2 puts custom
+v1 detail images have exactly 18 keys (docs/v1-api.md#27-response-shapes). v2 puts custom
 properties at the top level beside its own fields; v1 nests them under ``properties``.
 """
 
@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 from proxy.v1.errors import V1Error
 
 # Every top-level key that is v2's own (or IMS's copy of a v1 field), never a custom
-# property (reference glance-v2.md 2.1-2.2, 7.2).
+# property (docs/v2-upstream.md#21-how-a-response-is-built,
+# docs/v2-upstream.md#22-schema-and-formats, docs/v2-upstream.md#72-extra-image-fields).
 V2_OWN_FIELDS = frozenset(
     {
         "id", "name", "status", "visibility", "protected", "os_hidden", "checksum",
@@ -29,7 +30,8 @@ _V1_STATUS = {"uploading": "saving", "importing": "saving"}
 
 class BadImage(ValueError):
     """A v2 image whose documented fields do not have the documented JSON types
-    (reference glance-v2.md 2.2): a broken upstream answer, never something to show."""
+    (docs/v2-upstream.md#22-schema-and-formats): a broken upstream answer, never something to
+    show."""
 
 
 def to_v1_image(image: dict) -> dict:
@@ -80,7 +82,7 @@ def to_v1_image(image: dict) -> dict:
 
 def _real_size(image: dict, size):
     """IMS reports ``size: 0`` for active images and the real size in the string
-    ``__image_size`` (reference glance-v2.md 7.2); v1 clients want the real one."""
+    ``__image_size`` (docs/v2-upstream.md#72-extra-image-fields); v1 clients want the real one."""
     real = image.get("__image_size")
     if isinstance(real, str) and real.isdecimal():
         return int(real)
@@ -106,12 +108,12 @@ SUMMARY_FIELDS = ("id", "name", "size", "disk_format", "container_format", "chec
 
 
 def to_v1_summary(image: dict) -> dict:
-    """The six fields of ``GET /v1/images`` (reference glance-v1.md 2.7), checked alike."""
+    """The six fields of ``GET /v1/images`` (docs/v1-api.md#27-response-shapes), checked alike."""
     detail = to_v1_image(image)
     return {field: detail[field] for field in SUMMARY_FIELDS}
 
 
-# The order a v1 server sent them in (reference glance-v1.md 3.2).
+# The order a v1 server sent them in (docs/v1-api.md#32-metadata-headers).
 _HEADER_FIELDS = (
     "id", "name", "status", "size", "disk_format", "container_format", "checksum",
     "min_disk", "min_ram", "owner", "is_public", "protected", "deleted", "created_at",
@@ -146,7 +148,8 @@ def _header_value(value) -> str:
 
 
 def download_refusal(v1_image: dict) -> V1Error | None:
-    """Why v1 refused to send this image's data, or None (reference glance-v1.md 3.1)."""
+    """Why v1 refused to send this image's data, or None
+    (docs/v1-api.md#31-lookup-and-download-refusals)."""
     if v1_image["status"] == "deactivated":
         return V1Error(403, detail=f"Image {v1_image['id']} is deactivated")
     if v1_image["status"] != "active":

@@ -1,11 +1,12 @@
 """v1's ``x-image-meta-*`` request headers -> the fields and properties they set (pure).
 
-Reference glance-v1.md 4.1: header names are lower-cased; ``x-image-meta-property-<name>``
+docs/v1-api.md#41-the-x-image-meta-request-headers: header names are lower-cased;
+``x-image-meta-property-<name>``
 sets property ``<name>`` with ``-`` read as ``_``; any other ``x-image-meta-<field>`` must
 name one of v1's fields (``-`` and ``_`` alike) or the answer is 400 ``Bad header``; an
 empty value is null; integers and booleans are converted as v1 converted them; then v1's
 own checks of formats, name and checksum. python-glanceclient percent-encodes header names
-and values (reference legacy-clients.md): both are decoded first.
+and values (docs/legacy-clients.md#legacy-v1-clients-on-the-wire): both are decoded first.
 """
 
 from __future__ import annotations

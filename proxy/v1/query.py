@@ -1,6 +1,7 @@
 """The v1 list/detail query string -> a validated ListQuery, or the V1Error v1 answered.
 
-Validation order and messages follow Glance v1 (reference glance-v1.md 2.1-2.2): the API
+Validation order and messages follow Glance v1 (docs/v1-api.md#21-which-parameters-are-read,
+docs/v1-api.md#22-validation-and-messages): the API
 checks its filters in query-string order, then the registry checks ``changes-since``,
 ``protected``, ``limit``, ``marker``, ``sort_key`` and ``sort_dir``; registry messages come
 back nested (errors.nested). Repeated parameters: the last value wins. Parameters v1 did
@@ -12,8 +13,10 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from urllib.parse import unquote_plus
+
+import iso8601
 
 from proxy.v1.errors import V1Error, nested
 
@@ -48,7 +51,9 @@ class ListQuery:
     min_ram: int | None = None
     min_disk: str | None = None  # v1 never validated it; passed on as given
     protected: bool | None = None
-    is_public: str | None = None  # validated; its meaning depends on the caller (2.3)
+    # validated; its meaning depends on the caller
+    # (docs/v1-api.md#23-is_public-and-the-admins-view)
+    is_public: str | None = None
     properties: tuple[tuple[str, str], ...] = ()
     changes_since: datetime | None = None  # aware, UTC
     limit: int = DEFAULT_LIMIT
@@ -113,7 +118,8 @@ def parse_list_query(pairs, *, default_limit: int = DEFAULT_LIMIT, max_limit: in
         sort_dir=_choice(params.get("sort_dir"), SORT_DIRS, "sort_dir", "desc"),
         marker=_marker(params.get("marker")),
     )
-    if query.marker == "":  # passes the format check, then the lookup fails (reference 2.2)
+    # passes the format check, then the lookup fails (docs/v1-api.md#22-validation-and-messages)
+    if query.marker == "":
         raise invalid_marker()
     return query
 
@@ -180,46 +186,10 @@ def _choice(value: str | None, allowed: tuple[str, ...], name: str, default: str
     return value
 
 
-# iso8601.parse_date's grammar (what v1's registry used for changes-since).
-_ISO8601 = re.compile(
-    r"""(?P<year>[0-9]{4})
-    (((-(?P<monthdash>[0-9]{1,2}))|(?P<month>[0-9]{2})(?!$))
-     (((-(?P<daydash>[0-9]{1,2}))|(?P<day>[0-9]{2}))
-      ((?P<separator>[ T])
-       (?P<hour>[0-9]{2})
-       (:?(?P<minute>[0-9]{2}))?
-       (:?(?P<second>[0-9]{1,2})([.,](?P<fraction>[0-9]+))?)?
-       (?P<timezone>Z|((?P<tz_sign>[-+])(?P<tz_hour>[0-9]{2}):?(?P<tz_minute>[0-9]{2})?))?
-      )?
-     )?
-    )?$""",
-    re.VERBOSE,
-)
-
-
 def parse_iso8601(value: str) -> datetime | None:
-    """An aware UTC datetime, naive times taken as UTC; None when v1 would refuse it."""
-    match = _ISO8601.match(value)
-    if match is None:
-        return None
-    g = match.groupdict()
+    """An aware UTC datetime, naive times taken as UTC; None when v1 would refuse it.
+    v1's registry read changes-since with the iso8601 package: so does the proxy."""
     try:
-        fraction = (g["fraction"] or "0")[:6].ljust(6, "0")
-        offset = timedelta(0)
-        if g["tz_sign"]:
-            offset = timedelta(hours=int(g["tz_hour"]), minutes=int(g["tz_minute"] or 0))
-            if g["tz_sign"] == "-":
-                offset = -offset
-        moment = datetime(
-            int(g["year"]),
-            int(g["month"] or g["monthdash"] or 1),
-            int(g["day"] or g["daydash"] or 1),
-            int(g["hour"] or 0),
-            int(g["minute"] or 0),
-            int(g["second"] or 0),
-            int(fraction),
-            tzinfo=timezone(offset),
-        )
-        return moment.astimezone(timezone.utc)
-    except (ValueError, OverflowError):  # no such date, or out of range once made UTC
+        return iso8601.parse_date(value, default_timezone=timezone.utc).astimezone(timezone.utc)
+    except (iso8601.ParseError, ValueError, OverflowError):  # out of range once made UTC
         return None

@@ -1,4 +1,4 @@
-"""The version document a v1-only Glance served (reference glance-v1.md 1.3).
+"""The version document a v1-only Glance served (docs/v1-api.md#13-the-version-document).
 
 Glance with ``enable_v2_api=False`` listed just the two v1 entries, both DEPRECATED since
 Newton, both linking to ``<public URL>/v1/``. This proxy serves no v2, so it lists no v2.

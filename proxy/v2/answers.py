@@ -6,6 +6,8 @@ the shell turns UpstreamShapeError into a v1 500, never into our own traceback.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 
 class UpstreamShapeError(Exception):
     """The upstream answered 2xx with a body that is not what v2 sends."""
@@ -30,3 +32,23 @@ def member_ids_of(body: object) -> list[str]:
             isinstance(m, dict) and isinstance(m.get("member_id"), str) for m in members):
         raise UpstreamShapeError("the member list is not what v2 sends")
     return [m["member_id"] for m in members]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedImage:
+    """One image of a v2 list, as the upstream sent it: ``raw``, its exact bytes; ``v2``,
+    their JSON (checked by image_of; never changed: one may serve many requests).
+    ``shaped`` keeps the v1 JSON each shaping of it made, so that it is made once."""
+
+    raw: bytes
+    v2: dict
+    shaped: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One ``GET /v2/images`` answer: its images in v2's order, and whether v2 said there
+    is a next page."""
+
+    images: tuple[ParsedImage, ...]
+    has_next: bool

@@ -1,9 +1,10 @@
 """A v1 ListQuery -> the v2 ``GET /v2/images`` requests that answer it (pure, sans I/O).
 
 ``ListPaging`` is a small state machine in the h11 style: the shell asks it for the first
-request, feeds it each v2 body, and gets back the next request or None. It pages the
+request, feeds it each v2 answer as a ListPage (proxy.v2.answers), and gets back the next
+request or None; then ``images`` holds the page's images, in v2's order. It pages the
 upstream until the v1 page is full, because python-glanceclient stops at the first short
-page (reference glance-v2.md 9.7, glance-v1.md 7.2).
+page (docs/v2-upstream.md#97-pagination-and-markers, docs/v1-api.md#72-image-list-and-paging).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from datetime import datetime
 from proxy.v1.errors import V1Error
 from proxy.v1.images import V2_OWN_FIELDS
 from proxy.v1.query import MAX_LIMIT, ListQuery, canonical_uuid, invalid_marker
+from proxy.v2.answers import ListPage, ParsedImage
 from proxy.v2.errors import upstream_message, v1_error_from_upstream
 
 # Keys v2 reads as its own parameters or fields, so ``property-<key>`` cannot be asked as
-# a custom-property filter (reference glance-v2.md 1.2 and 9.5); no custom property can
+# a custom-property filter (docs/v2-upstream.md#12-parameters,
+# docs/v2-upstream.md#95-property-filters); no custom property can
 # carry these names anyway.
 _V2_QUERY_KEYS = V2_OWN_FIELDS | {
     "limit", "marker", "sort", "sort_key", "sort_dir", "member_status", "tag", "changes-since",
@@ -37,10 +40,11 @@ class Narrowing:
     """What a v1 listing asks that v2 cannot, checked image by image on v2's own order.
 
     ``as_user_of``: an admin's default list, which v1 showed as a user of the admin's
-    project would see it (public, own, shared with it; reference glance-v1.md 2.3), while a
+    project would see it (public, own, shared with it;
+    docs/v1-api.md#23-is_public-and-the-admins-view), while a
     v2 admin lists every project's images. ``public``: keep only public (True) or only
     non-public (False) images. ``properties``: custom-property filters v2 would read as
-    its own parameters (reference glance-v2.md 9.5).
+    its own parameters (docs/v2-upstream.md#95-property-filters).
     """
 
     as_user_of: str | None = None
@@ -72,12 +76,19 @@ class Narrowing:
 
 @dataclass(frozen=True)
 class ListPlan:
-    """The fixed part of every v2 request for one v1 listing, and how many images it wants."""
+    """The fixed part of every v2 request for one listing, and how many images it wants
+    (None: every one, however many pages that takes)."""
 
     params: Params
-    limit: int
+    limit: int | None
     marker: str | None
     narrowing: Narrowing | None = None
+
+
+# /v1/shared-images/{member}: every shared image the caller may see, in any member status
+# (the membership of each is then asked; docs/v1-api.md#5-members).
+SHARED_IMAGES = ListPlan(params=(("visibility", "shared"), ("member_status", "all")),
+                         limit=None, marker=None)
 
 
 def plan_list(query: ListQuery, *, admin_project: str | None = None) -> ListPlan:
@@ -104,7 +115,7 @@ def plan_list(query: ListQuery, *, admin_project: str | None = None) -> ListPlan
     if query.protected is not None:
         params.append(("protected", "true" if query.protected else "false"))
     if query.changes_since is not None:
-        # v1 compared strictly after (reference glance-v1.md 2.4); v2 has no changes-since.
+        # v1 compared strictly after (docs/v1-api.md#24-filter-semantics); v2 has no changes-since.
         params.append(("updated_at", "gt:" + v2_time(query.changes_since)))
     for key, value in query.properties:
         # v2 reads these keys as its own (and *_min/*_max as ranges, a 500 for properties).
@@ -152,46 +163,54 @@ class ListPaging:
 
     def __init__(self, plan: ListPlan) -> None:
         self.plan = plan
-        self.images: list[dict] = []
+        self.images: list[ParsedImage] = []
         self.requests = 0
 
     def first_request(self) -> Params:
         # limit=0 still asks the upstream once, so that the token and the marker are
         # checked as v1 checked them; the answer is then discarded.
-        return self._request(self.plan.marker, max(self.plan.limit, 1))
+        return self._request(self.plan.marker, max(self._wanted(), 1))
 
-    def members_to_check(self, body: dict) -> list[str]:
-        """Ids of images in this v2 list body (as proxy.imagememo reads it) whose keeping
-        depends on the caller's membership."""
+    def membership_to_check(self, page: ListPage) -> tuple[list[str], str] | None:
+        """(image ids, project): which images of ``page`` are kept only if that project is
+        one of their members (an admin's view as a user of its project), to be asked
+        before ``feed``; None when nothing needs asking."""
         narrowing = self.plan.narrowing
         if narrowing is None or narrowing.as_user_of is None:
-            return []
-        return [image["id"] for image in body["images"] if narrowing.needs_membership(image)]
+            return None
+        ids = [image.v2["id"] for image in page.images if narrowing.needs_membership(image.v2)]
+        return (ids, narrowing.as_user_of) if ids else None
 
-    def feed(self, body: dict, shared_with_caller: frozenset[str] = frozenset()) -> Params | None:
-        """Take one v2 list body (and which of its images are shared with the caller, as
-        asked by members_to_check); return the next request, or None when the page is done."""
-        page = body["images"]
+    def feed(self, page: ListPage, shared_with_caller: frozenset[str] = frozenset()
+             ) -> Params | None:
+        """Take one v2 answer (and which of its images are shared with the caller, as
+        asked by membership_to_check); return the next request, or None when done."""
+        images = page.images
         narrowing = self.plan.narrowing
-        kept = page if narrowing is None else [
-            image for image in page if narrowing.keeps(image, shared_with_caller)]
-        wanted = self.plan.limit - len(self.images)
-        self.images.extend(kept[:wanted])
-        if (len(self.images) >= self.plan.limit or not page or "next" not in body
+        kept = images if narrowing is None else [
+            image for image in images if narrowing.keeps(image.v2, shared_with_caller)]
+        self.images.extend(kept if self.plan.limit is None else kept[:self._wanted()])
+        if (self._wanted() == 0 or not images or not page.has_next
                 or (narrowing is not None and narrowing.matches_nothing)):
             return None  # (a filter that matches nothing still asked once: token, marker)
-        return self._request(page[-1]["id"], self.plan.limit - len(self.images))
+        return self._request(images[-1].v2["id"], self._wanted())
 
     def error(self, status: int, body: bytes) -> V1Error:
         """The v1 answer to an upstream error status met while paging."""
         marker = self.plan.marker
         if self.requests == 1 and marker is not None:
             # The caller's own marker, unknown (400) or invisible (403) to v2: v1 said the
-            # same thing for both (reference glance-v2.md 9.7).
+            # same thing for both (docs/v2-upstream.md#97-pagination-and-markers).
             message = upstream_message(body)
             if status in (400, 403) and marker in message:
                 return invalid_marker()
         return v1_error_from_upstream(status, body)
+
+    def _wanted(self) -> int:
+        """How many more images the plan wants (MAX_LIMIT a page when it wants all)."""
+        if self.plan.limit is None:
+            return MAX_LIMIT
+        return self.plan.limit - len(self.images)
 
     def _request(self, marker: str | None, wanted: int) -> Params:
         self.requests += 1

@@ -1,34 +1,20 @@
-"""The upstream's version document -> what its image API can be asked.
+"""The upstream's version document -> the newest v2 minor version it offers (pure).
 
-Query features that arrived after Glance Pike (API v2.5) may be used only when the upstream
-offers the minor version that brought them (reference glance-v2.md 1.8): os_hidden came
-with v2.7 (Rocky); visibility=all with Stein, whose document still said v2.7, so only v2.9
-(Train) proves it. Huawei IMS answers v2.2 although it understands ``eq:``/``in:`` and
-time operators, which is why the baseline the listing uses is not gated at all.
+The proxy asks only what Glance Pike (API v2.5) understood, which Huawei IMS understands
+too although its document says v2.2 (docs/v2-upstream.md#18-features-by-release,
+docs/v2-upstream.md#73-other-ims-differences); so the version
+gates no feature. It is read to know that the upstream answers (readiness), and it is
+shown on ``/readyz`` and logged when it changes, so that an operator sees what is behind.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
-# Pike: the oldest upstream we promise to work with.
-BASELINE = (2, 5)
 
 _VERSION_ID = re.compile(r"^v(\d+)\.(\d+)$")
 
 
-@dataclass(frozen=True)
-class Capabilities:
-    """What the upstream's newest v2 minor version lets us ask."""
-
-    version: tuple[int, int] = BASELINE
-
-    def __str__(self) -> str:
-        return f"v{self.version[0]}.{self.version[1]}"
-
-
-def capabilities_from_document(document: object) -> Capabilities | None:
+def newest_v2_version(document: object) -> tuple[int, int] | None:
     """The newest v2 minor listed in a ``{"versions": [...]}`` document (Glance's 300/200
     answer, or keystoneauth's ``{"versions": {"values": [...]}}`` spelling); None when the
     document lists no v2."""
@@ -46,4 +32,4 @@ def capabilities_from_document(document: object) -> Capabilities | None:
         if match and match.group(1) == "2":
             found = (2, int(match.group(2)))
             best = found if best is None or found > best else best
-    return Capabilities(best) if best else None
+    return best

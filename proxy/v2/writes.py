@@ -2,7 +2,7 @@
 updates one, and the v1 rules v2 would not enforce (or not in v1's words).
 
 v1 replaced an image's metadata with what a PUT sent, purging properties it did not
-repeat (reference glance-v1.md 4.3); v2 takes a JSON patch (glance-v2.md 5.2). Custom
+repeat (docs/v1-api.md#43-update); v2 takes a JSON patch (docs/v2-upstream.md#52-patch). Custom
 properties are v2 top-level keys that are not v2's own (proxy.v1.images.V2_OWN_FIELDS).
 """
 
@@ -17,7 +17,8 @@ PATCH_CONTENT_TYPE = "application/openstack-images-v2.1-json-patch"
 # v1 fields v2 takes on create and update as they are.
 _PLAIN = ("name", "disk_format", "container_format", "min_ram", "min_disk", "protected",
           "owner")
-# Names v2 reserves or keeps for itself (glance-v2.md 5.1-5.2): never a custom property.
+# Names v2 reserves or keeps for itself (docs/v2-upstream.md#51-create,
+# docs/v2-upstream.md#52-patch): never a custom property.
 _RESERVED = V2_OWN_FIELDS | {"location", "owner", "properties", "members", "metadata",
                              "is_public", "store"}
 
@@ -59,7 +60,7 @@ NO_WEB_DOWNLOAD = V1Error(400, detail=(
 
 def update_patch(image: dict, meta: ImageMeta, *, purge: bool, not_public: str) -> list[dict]:
     """The JSON patch that makes the v2 ``image`` say what a v1 PUT said; V1Error for what
-    v1 forbade (reference glance-v1.md 4.3, steps 4-5)."""
+    v1 forbade (docs/v1-api.md#43-update)."""
     _check_properties(meta)
     fields = meta.fields
     status = image.get("status")

@@ -1,7 +1,8 @@
 """The real python-glanceclient 2.17.1 v1 CLI, through the proxy, against both upstreams.
 
 `glance image-list` sends ``GET /v1/images/detail?limit=20&sort_key=name&sort_dir=asc`` and
-follows ``marker`` only while pages come back full (reference legacy-clients.md), so a
+follows ``marker`` only while pages come back full
+(docs/legacy-clients.md#legacy-v1-clients-on-the-wire), so a
 complete table proves the proxy returned full pages.
 """
 

@@ -1,5 +1,6 @@
 """The real python-glanceclient 2.17.1 v1 CLI through the proxy: image-list options,
-image-show by id and by name, image-download (reference legacy-clients.md)."""
+image-show by id and by name, image-download
+(docs/legacy-clients.md#legacy-v1-clients-on-the-wire)."""
 
 from __future__ import annotations
 

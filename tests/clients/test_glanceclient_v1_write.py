@@ -1,6 +1,7 @@
 """The real python-glanceclient 2.17.1 v1 CLI writing through the proxy: image-create --file
 (and the same bytes downloaded), image-update --property with and without --purge-props,
-image-delete, member-create, member-list, member-delete (reference legacy-clients.md)."""
+image-delete, member-create, member-list, member-delete
+(docs/legacy-clients.md#legacy-v1-clients-on-the-wire)."""
 
 from __future__ import annotations
 

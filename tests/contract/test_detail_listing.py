@@ -1,7 +1,7 @@
-"""GET /v1.1/images/detail through the proxy, against real Glance v2 and the simulator alike.
+"""GET /v1.1/images/detail through the proxy, against real Glance v2 and the fake Glance alike.
 
 Expected values come from what the test loaded (tests/support/catalogue.py) and from the
-v1 rules of the reference (glance-v1.md section 2), never from the proxy's own code.
+v1 rules of the reference (docs/v1-api.md#2-listing-images), never from the proxy's own code.
 Both upstreams are capped at 7 images per v2 page, so every listing longer than that is
 assembled from several upstream calls.
 """
@@ -132,7 +132,8 @@ def test_admin_is_public_false_lists_every_non_public_image(proxy, backend):
 
 
 def test_member_is_public_filters_what_the_member_may_see(proxy, backend):
-    # Issue 3 gives members the filter v1 ignored for them (reference glance-v1.md 2.3).
+    # Issue 3 gives members the filter v1 ignored for them
+    # (docs/v1-api.md#23-is_public-and-the-admins-view).
     projb_private = tuple(n for n in PROJB_SEES if n not in PUBLIC)
     assert names(detail(proxy, "projB", [("is_public", "True")])) == newest_first(
         backend.loaded, *PUBLIC)

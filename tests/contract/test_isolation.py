@@ -1,4 +1,4 @@
-"""Tenant isolation through the proxy, against real Glance v2 and the simulator: project B
+"""Tenant isolation through the proxy, against real Glance v2 and the fake Glance: project B
 never sees project A's private images by any route; a missing or refused token is a 401,
 as v1 behind Keystone answered."""
 

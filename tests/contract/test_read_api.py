@@ -1,8 +1,10 @@
-"""The rest of the v1 read API through the proxy, against real Glance v2 and the simulator:
+"""The rest of the v1 read API through the proxy, against real Glance v2 and the fake Glance:
 summary list, the other filters, HEAD and download by id, version discovery.
 
 Expected values: what the test loaded (tests/support/catalogue.py) and the reference's v1
-rules (glance-v1.md sections 1-3 and 6).
+rules (docs/v1-api.md#1-routing-prefixes-and-version-discovery,
+docs/v1-api.md#2-listing-images, docs/v1-api.md#3-head-and-get-of-one-image,
+docs/v1-api.md#6-errors).
 """
 
 from __future__ import annotations
@@ -160,7 +162,7 @@ def test_the_root_answers_300_with_the_v1_version_document(proxy, backend):
 def test_hidden_images_are_not_listed_but_served_by_id(proxy, backend):
     # The documented rule (README): v2's default list, so os_hidden images stay hidden.
     hidden = [image for image in backend.loaded.images.values() if image.hidden]
-    assert hidden or backend.name == "simulator-pike"  # Pike has no os_hidden to load
+    assert hidden or backend.name == "fake-glance-pike"  # Pike has no os_hidden to load
     listed = names(detail(proxy, "projA", [("limit", "100")]))
     for image in hidden:
         assert image.name not in listed

@@ -1,6 +1,6 @@
 """v1 writes through the proxy, on each backend (real Glance among them): create with data,
-update with v1's purge rules, delete, and nothing half-made left behind (reference
-glance-v1.md section 4)."""
+update with v1's purge rules, delete, and nothing half-made left behind
+(docs/v1-api.md#4-writes)."""
 
 from __future__ import annotations
 
@@ -298,7 +298,7 @@ def test_an_external_source_is_copied_by_web_download_where_the_upstream_has_it(
     status, _, body = send(proxy, "POST", "/v1/images", {
         "x-image-meta-name": "copied", "x-image-meta-disk_format": "raw",
         "x-image-meta-container_format": "bare", header: data_server})
-    if backend.name == "simulator-pike":  # v2.5: no import API
+    if backend.name == "fake-glance-pike":  # v2.5: no import API
         assert status == 400 and b"web-download import" in body, body
         assert "copied" not in upstream_names(backend)
         return

@@ -29,7 +29,7 @@ import yaml
 from aiohttp import web
 from yarl import URL
 
-from proxy.app import make_app
+from proxy.shell.app import make_app
 from proxy.config import load_settings
 from tests.support.glance import free_port
 from tests.support.servers import ThreadedApp

@@ -1,6 +1,6 @@
 """Property-based: whatever method, path, query string or header values a caller sends to
 any v1 route, the proxy answers the v1 response or a 4xx (a 400 naming the parameter), and
-never a 500 of its own. Real sockets, the simulator behind it."""
+never a 500 of its own. Real sockets, the fake Glance behind it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxy.app import make_app
+from proxy.shell.app import make_app
 from proxy.config import load_settings
-from proxy.demo import sample_simulator
+from proxy.fake_glance.catalogue import demo_catalogue
 from tests.support.servers import ThreadedApp
 
 IMAGE = "3c3d1d01-b48a-4639-8a88-08be3b9b5d78"
@@ -40,7 +40,7 @@ header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255
 
 @pytest.fixture(scope="module")
 def proxy():
-    upstream = ThreadedApp(sample_simulator().app).start()
+    upstream = ThreadedApp(demo_catalogue().app).start()
     settings_ = load_settings(None, {"IMAGE_V1_PROXY_UPSTREAM_URL": upstream.url})
     server = ThreadedApp(lambda: make_app(settings_)).start()
     yield server

@@ -10,7 +10,7 @@ import logging
 import pytest
 from aiohttp import web
 
-from proxy.app import make_app
+from proxy.shell.app import make_app
 from tests.support.faulty import FaultyUpstream
 from tests.support.scripted import proxy_settings
 

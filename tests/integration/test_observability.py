@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from proxy.accesslog import ACCESS_LOG, AccessLogger
-from proxy.logs import JsonFormatter
-from proxy.app import make_app
+from proxy.ops.accesslog import ACCESS_LOG, AccessLogger
+from proxy.ops.logs import JsonFormatter
+from proxy.shell.app import make_app
 from tests.support.scripted import proxy_settings
 
 TOKEN = "gAAAAABmetrics-token"

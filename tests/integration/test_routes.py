@@ -1,4 +1,5 @@
-"""v1's routing and version discovery (reference glance-v1.md section 1), over real sockets."""
+"""v1's routing and version discovery
+(docs/v1-api.md#1-routing-prefixes-and-version-discovery), over real sockets."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import orjson
 import pytest
 
-from proxy.app import make_app
+from proxy.shell.app import make_app
 from tests.support.scripted import proxy_settings
 
 V1_ENTRIES = [

@@ -16,7 +16,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from proxy.app import make_app
+from proxy.shell.app import make_app
 from proxy.config import load_settings
 from tests.support.faulty import GOOD_IMAGE
 from tests.support.servers import ThreadedApp

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from proxy.app import make_app
+from proxy.shell.app import make_app
 from tests.support.scripted import V2_IMAGE, proxy_settings
 
 IMAGE_ID = V2_IMAGE["id"]

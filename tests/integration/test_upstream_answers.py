@@ -11,8 +11,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from proxy.app import make_app
-from proxy.appkeys import VERSIONS
+from proxy.shell.app import make_app
 from tests.support.scripted import TOKEN, V2_IMAGE, proxy_settings, versions_document
 from tests.support.seed import SEED_CIRROS_V1
 
@@ -197,28 +196,39 @@ async def eventually(condition):
     raise AssertionError("condition never held")
 
 
-async def test_capabilities_are_read_at_start_and_refreshed_when_the_upstream_changes(
+async def readyz(client):
+    response = await client.get("/readyz")
+    return response.status, await response.json()
+
+
+async def eventually_ready_with(client, api):
+    for _ in range(200):
+        if await readyz(client) == (200, {"status": "ready", "upstream_api": api}):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never ready with {api}: {await readyz(client)}")
+
+
+async def test_the_upstream_version_is_read_at_start_and_refreshed_when_the_upstream_changes(
         aiohttp_client, upstream):
     upstream.document = versions_document("v2.5", "v2.4", "v2.0")
     app = make_app(proxy_settings(str(upstream.server.make_url("")),
                                   upstream_version_refresh_interval=0.05))
-    await aiohttp_client(app)
-    await eventually(lambda: app[VERSIONS].known)
-    assert app[VERSIONS].capabilities.version == (2, 5)
+    client = await aiohttp_client(app)
+    await eventually_ready_with(client, "v2.5")
     upstream.document = versions_document("v2.17", "v2.9", "v2.0")
-    await eventually(lambda: app[VERSIONS].capabilities.version == (2, 17))
+    await eventually_ready_with(client, "v2.17")
 
 
 async def test_an_upstream_down_at_start_is_read_once_it_answers(aiohttp_client, upstream):
     upstream.document = {"versions": []}  # no v2 yet: as good as not answering
     app = make_app(proxy_settings(str(upstream.server.make_url("")),
                                   upstream_version_refresh_interval=0.05))
-    await aiohttp_client(app)
+    client = await aiohttp_client(app)
     await asyncio.sleep(0.1)
-    assert not app[VERSIONS].known and app[VERSIONS].capabilities.version == (2, 5)
+    assert await readyz(client) == (503, {"status": "upstream not answering"})
     upstream.document = versions_document("v2.7", "v2.0")
-    await eventually(lambda: app[VERSIONS].known)
-    assert app[VERSIONS].capabilities.version == (2, 7)
+    await eventually_ready_with(client, "v2.7")
 
 
 async def test_admin_lists_are_narrowed_with_one_cached_keystone_lookup_per_token(

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from proxy.app import make_app
+from proxy.shell.app import make_app
 from tests.support.faulty import FaultyUpstream
 from tests.support.scripted import proxy_settings
 

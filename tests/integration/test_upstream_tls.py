@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from proxy.app import make_app
+from proxy.shell.app import make_app
 from tests.support.faulty import GOOD_LIST
 from tests.support.scripted import proxy_settings
 
@@ -78,5 +78,22 @@ async def test_a_client_certificate_is_presented_when_configured(aiohttp_client,
             aiohttp_client, server, upstream_ca_file=ca,
             upstream_client_cert=str(pki / "client.pem"),
             upstream_client_key=str(pki / "client.key")) == 200
+    finally:
+        await server.close()
+
+
+async def test_a_certificate_that_does_not_verify_is_counted_as_a_tls_failure_not_a_timeout(
+        aiohttp_client, pki):
+    server = await tls_upstream(pki, require_client_cert=False)
+    try:
+        url = f"https://127.0.0.1:{server.port}"
+        client = await aiohttp_client(make_app(proxy_settings(url)))
+        assert (await client.get("/v1/images/detail")).status == 503
+        metrics = await (await client.get("/metrics")).text()
+        counted = [line for line in metrics.splitlines()
+                   if line.startswith("image_v1_proxy_upstream_errors_total{")]
+        # (the listing, and the version document the proxy reads in the background)
+        assert [line.split()[0] for line in counted] == [
+            'image_v1_proxy_upstream_errors_total{kind="tls"}']
     finally:
         await server.close()

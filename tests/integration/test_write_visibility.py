@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.app import make_app
-from proxy.simulator import Simulator
+from proxy.shell.app import make_app
+from proxy.fake_glance import FakeGlance
 from tests.support.scripted import proxy_settings
 
 TOKEN = {"X-Auth-Token": "projW:member,reader"}
@@ -17,8 +17,8 @@ TOKEN = {"X-Auth-Token": "projW:member,reader"}
     ("private", "None", "private")])
 async def test_non_public_images_get_the_configured_visibility(aiohttp_server, aiohttp_client,
                                                                setting, header, stored):
-    simulator = Simulator()
-    upstream = await aiohttp_server(simulator.app())
+    glance = FakeGlance()
+    upstream = await aiohttp_server(glance.app())
     client = await aiohttp_client(make_app(proxy_settings(
         str(upstream.make_url("")), writes_not_public_visibility=setting)))
     headers = {**TOKEN, "x-image-meta-name": "v"}

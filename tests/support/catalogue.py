@@ -1,7 +1,7 @@
 """The contract catalogue: the same images loaded into any v2 upstream through its v2 API.
 
 Loading through HTTP (never through a backdoor) is what lets one set of scenarios run
-against real Glance and against the simulator alike. Tokens follow the lab auth shim:
+against real Glance and against the fake Glance alike. Tokens follow the lab auth shim:
 ``project:role1,role2``.
 """
 

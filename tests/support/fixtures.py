@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.app import make_app
+from proxy.shell.app import make_app
 from proxy.config import load_settings
 from tests.support.catalogue import Loaded, load
 from tests.support.lab_keystone import make_app as lab_keystone_app
@@ -25,7 +25,7 @@ from tests.support.glance import (GlanceServer, PortInUseError,
 from tests.support.legacy_client import ensure_glanceclient_venv
 
 
-# The page size the contract upstreams (real Glance and the simulator) are capped at.
+# The page size the contract upstreams (real Glance and the fake Glance) are capped at.
 UPSTREAM_PAGE_LIMIT = 7
 
 
@@ -66,37 +66,37 @@ class Backend:
     loaded: Loaded
 
 
-def _simulator(api_version: str):
-    """The in-memory simulator on a real port, capped like the real tier."""
-    from proxy.simulator import Simulator
+def _fake_glance(api_version: str):
+    """The in-memory fake Glance on a real port, capped like the real tier."""
+    from proxy.fake_glance import FakeGlance
 
-    server = ThreadedApp(Simulator(api_version=api_version,
-                                   api_limit_max=UPSTREAM_PAGE_LIMIT).app).start()
+    server = ThreadedApp(FakeGlance(api_version=api_version,
+                                    api_limit_max=UPSTREAM_PAGE_LIMIT).app).start()
     return server
 
 
 @pytest.fixture(scope="session")
-def simulator_upstream():
-    server = _simulator("2.17")
+def fake_glance_upstream():
+    server = _fake_glance("2.17")
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def pike_simulator_upstream():
-    """The simulator answering as Glance Pike (API v2.5), the oldest upstream promised."""
-    server = _simulator("2.5")
+def pike_fake_glance_upstream():
+    """The fake Glance answering as Glance Pike (API v2.5), the oldest upstream promised."""
+    server = _fake_glance("2.5")
     yield server
     server.stop()
 
 
-_BACKENDS = {"simulator": "simulator_upstream", "simulator-pike": "pike_simulator_upstream",
-             "glance": "real_glance"}
+_BACKENDS = {"fake-glance": "fake_glance_upstream",
+             "fake-glance-pike": "pike_fake_glance_upstream", "glance": "real_glance"}
 
 
 @pytest.fixture(scope="session", params=list(_BACKENDS))
 def backend(request) -> Backend:
-    """Each contract scenario runs against real Glance and the simulator (as the newest
+    """Each contract scenario runs against real Glance and the fake Glance (as the newest
     Glance and as Pike)."""
     server = request.getfixturevalue(_BACKENDS[request.param])
     return Backend(request.param, server.url, load(server.url))

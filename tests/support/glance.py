@@ -171,7 +171,7 @@ def _port_in_use(port: int) -> bool:
 # ------------------------------------------------------------------ configs
 
 # Lab-only stand-in for keystonemiddleware.auth_token, loaded by paste from
-# workdir/shim.  Identical in behaviour to /work/shared/tools/glance-up.sh.
+# workdir/shim (docs/real-glance.md#auth-without-keystone).
 LAB_AUTH_SHIM = '''\
 """Lab-only stand-in for keystonemiddleware.auth_token (no Keystone here).
 

@@ -3,7 +3,7 @@
 2.17.1 is the last release with ``glanceclient.v1``; it lives in its own
 cached venv (``legacy-venv``), installed by the suite itself.
 
-Things the callers must know (see /work/shared/reference/legacy-clients.md):
+Things the callers must know (see docs/legacy-clients.md#invocation-and-pitfalls):
 * ``image-create``/``image-update`` read a non-TTY stdin as image data.  By
   default stdin is /dev/null (so they upload 0 bytes) or ``input``; pass
   ``stdin_tty=True`` to run under ``script`` with a pseudo-terminal, which

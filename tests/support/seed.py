@@ -1,4 +1,4 @@
-"""The image of the seed page (shared/seed/ims-v1.1-images-detail.rst) as a v1 client gets it
+"""The image of the seed page (Huawei IMS's v1.1 images/detail example) as a v1 client gets it
 through a v2 upstream: v2 keeps whole seconds, so the seed's microseconds become .000000."""
 
 SEED_CIRROS_V1 = {

@@ -1,6 +1,6 @@
 """Run an aiohttp application on a real loopback port in a thread of its own.
 
-Session-scoped servers (the simulator, a proxy in front of real Glance) then outlive any
+Session-scoped servers (the fake Glance, a proxy in front of real Glance) then outlive any
 one test's event loop, and subprocesses such as the legacy CLI can call them while the
 test waits.
 """

@@ -1,4 +1,4 @@
-"""Error bodies byte for byte as Glance v1 (WebOb 1.7) sent them: reference glance-v1.md 6."""
+"""Error bodies byte for byte as Glance v1 (WebOb 1.7) sent them: docs/v1-api.md#6-errors."""
 
 import orjson
 import pytest

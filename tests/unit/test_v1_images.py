@@ -1,4 +1,4 @@
-"""v2 image -> v1 detail image: reference glance-v1.md 2.7 and the seed's example."""
+"""v2 image -> v1 detail image: docs/v1-api.md#27-response-shapes and the seed's example."""
 
 from proxy.v1.images import download_refusal, meta_headers, to_v1_image, to_v1_summary, v1_timestamp
 
@@ -105,7 +105,7 @@ def test_summary_has_exactly_six_fields():
 
 
 def test_meta_headers_match_what_a_v1_head_sent():
-    # reference glance-v1.md 3.2: the observed HEAD of an active image.
+    # docs/v1-api.md#32-metadata-headers: the observed HEAD of an active image.
     v2 = dict(V2_CIRROS, visibility="public", Distro="Ubuntu", my_prop="v",
               created_at="2026-11-27T14:08:20Z", updated_at="2026-11-27T14:08:20Z")
     assert meta_headers(to_v1_image(v2)) == [

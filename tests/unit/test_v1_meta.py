@@ -1,4 +1,5 @@
-"""x-image-meta-* headers -> fields and properties, as v1 read them (reference glance-v1.md 4.1)."""
+"""x-image-meta-* headers -> fields and properties, as v1 read them
+(docs/v1-api.md#41-the-x-image-meta-request-headers)."""
 
 import pytest
 

@@ -1,4 +1,5 @@
-"""v1 list query validation: reference glance-v1.md 2.2 (messages as a v1 server returned them)."""
+"""v1 list query validation: docs/v1-api.md#22-validation-and-messages (messages as a v1 server
+returned them)."""
 
 from datetime import datetime, timezone
 

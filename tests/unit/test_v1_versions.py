@@ -1,4 +1,4 @@
-"""The version document of a v1-only Glance: reference glance-v1.md 1.3."""
+"""The version document of a v1-only Glance: docs/v1-api.md#13-the-version-document."""
 
 from proxy.v1.versions import version_document
 

@@ -1,4 +1,5 @@
-"""v1 writes -> v2 create bodies and JSON patches (reference glance-v1.md 4.3, glance-v2.md 5)."""
+"""v1 writes -> v2 create bodies and JSON patches (docs/v1-api.md#43-update,
+docs/v2-upstream.md#5-writes)."""
 
 import pytest
 

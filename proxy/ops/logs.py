@@ -1,0 +1,35 @@
+"""The log format of every line (JSON or plain), with tokens redacted whoever logs them."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import orjson
+
+from proxy.ops.redact import RedactTokens
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return orjson.dumps(line).decode()
+
+
+def configure_logging(level: int, fmt: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactTokens())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

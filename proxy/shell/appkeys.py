@@ -1,0 +1,24 @@
+"""Typed keys for what the app and each request carry (aiohttp ``AppKey``). The request's
+id and upstream calls are the access log's keys (proxy.ops.accesslog), named here too."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from proxy.config import Settings
+from proxy.ops.accesslog import REQUEST_ID, UPSTREAM_CALLS_KEY
+from proxy.ops.metrics import Metrics
+from proxy.shell.keystone import Keystone
+from proxy.shell.listing_memo import ListingMemo
+from proxy.shell.readiness import VersionWatch
+from proxy.shell.upstream import Upstream
+
+SETTINGS = web.AppKey("settings", Settings)
+UPSTREAM = web.AppKey("upstream", Upstream)
+VERSIONS = web.AppKey("versions", VersionWatch)
+KEYSTONE = web.AppKey("keystone", Keystone | None)  # None: identity lookups are off
+METRICS = web.AppKey("metrics", Metrics)
+IMAGE_MEMO = web.AppKey("image_memo", ListingMemo)
+
+__all__ = ["SETTINGS", "UPSTREAM", "VERSIONS", "KEYSTONE", "METRICS", "IMAGE_MEMO", "REQUEST_ID",
+           "UPSTREAM_CALLS_KEY"]
