@@ -4,7 +4,7 @@
                                                 [--no-glance]
 
 Starts the v2 upstream (the fake Glance's answers, pre-built), the pass-through baseline
-(bench/passthrough.py), the proxy, and the proxy "cold" (its image memo off, so that every
+(bench/passthrough.py), the proxy, and the proxy "cold" (its listing memo off, so that every
 image is parsed and translated afresh), each a process of its own; drives them with wrk
 (installed with apt-get when missing) for 25- and 1000-image listings, the servers taking
 turns for a few rounds; prints the medians of requests per second at 64 connections,

@@ -3,7 +3,8 @@
 In: the ``FakeGlance`` serving, the aiohttp request (a streamed body for uploads, a JSON
 import request), the caller's ``Context`` and the image id. Out: the aiohttp response
 Glance would give (the data itself for downloads), the record turned saving/active/queued
-as Glance turns it, or a ``GlanceError`` for the route to render (docs/v2-upstream.md 5.3,
+as Glance turns it, or a ``GlanceError`` for the route to render
+(docs/v2-upstream.md#53-uploading-data-and-import,
 5.6).
 """
 

@@ -3,7 +3,7 @@
 In: a status, an explanation and a detail, as Glance hands them to ``webob.exc``; to render,
 the aiohttp request being answered (its method, ``Accept`` and ``Content-Type``).
 Out: the aiohttp response whose status, headers and body WebOb itself made, in the format
-the request's ``Accept`` asks for (plain text, HTML or JSON); docs/v2-upstream.md 4.1.
+the request's ``Accept`` asks for (plain text, HTML or JSON); docs/v2-upstream.md#41-error-bodies.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ deactivate/reactivate actions.
 
 In: the ``FakeGlance`` serving (its store, API version and page limits), the aiohttp
 request, the caller's ``Context`` and the ids from the path. Out: the aiohttp response
-Glance would give, or a ``GlanceError`` for the route to render (docs/v2-upstream.md 1,
+Glance would give, or a ``GlanceError`` for the route to render
+(docs/v2-upstream.md#1-listing-images,
 5.1, 5.2, 5.4, 5.5).
 """
 

@@ -4,7 +4,8 @@ In: every image record, the caller's ``Context``, a validated ``ListQuery`` and 
 version served. Out: the page's records, in order (conditions from the filters, the
 caller's scope, the visibility filter, ORDER BY with Glance's tie-breakers, keyset paging
 after the marker, the limit), or a ``GlanceError`` for a bad filter or marker
-(docs/v2-upstream.md 1.4 to 1.6).
+(docs/v2-upstream.md#14-default-visibility, docs/v2-upstream.md#15-sorting,
+docs/v2-upstream.md#16-paging-and-next-links).
 """
 
 from __future__ import annotations

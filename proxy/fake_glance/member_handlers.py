@@ -3,7 +3,7 @@
 In: the ``FakeGlance`` serving, the aiohttp request (a JSON body for add and update), the
 caller's ``Context``, the image id and the member's project. Out: the member documents
 Glance answers, the image's member table changed, or a ``GlanceError`` with Glance's wording
-(each call words the refusal of a non-shared image its own way); docs/v2-upstream.md 5.8.
+(each call words the refusal of a non-shared image its own way); docs/v2-upstream.md#58-members.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ In: the request's media type (which draft of JSON patch), the raw operations, th
 caller's ``Context``, the image record and the API version served. Out: validated changes
 (``{"op", "path", "draft", "value"}``), then the record updated all or nothing; or a
 ``GlanceError`` (400 malformed, 403 read-only/reserved/forbidden, 409 missing/present,
-415 wrong media type) with Glance's message (docs/v2-upstream.md 5.2).
+415 wrong media type) with Glance's message (docs/v2-upstream.md#52-patch).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ In: the query's (name, value) pairs and the API version served. Out: a ``ListQue
 (filters still to apply, tags, member status, limit, marker, sort keys and directions),
 or a 400 ``GlanceError`` with Glance's message. Also the value syntax of filters:
 operator prefixes (``split_filter_op``), ``in:`` lists and ISO 8601 times, read with the
-``iso8601`` package as Glance's oslo_utils reads them (docs/v2-upstream.md 1.2, 1.3).
+``iso8601`` package as Glance's oslo_utils reads them (docs/v2-upstream.md#12-parameters,
+docs/v2-upstream.md#13-operator-parsing).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ In: any HTTP request. Out: Glance's answer: version documents for paths naming n
 version (300, or 200 under ``/versions``), 401 before any request id when the caller is not
 confirmed, then the handler the route table names (405 with ``Allow``, 404, or 400 for a body
 where none is expected otherwise), errors rendered by WebOb, an ``X-Openstack-Request-Id``
-(docs/v2-upstream.md 6 and 4.3).
+(docs/v2-upstream.md#6-version-discovery, docs/v2-upstream.md#43-request-ids).
 """
 
 from __future__ import annotations

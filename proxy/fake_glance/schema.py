@@ -3,7 +3,7 @@
 In: a create body, or one property and its value (from a create or a JSON patch), and the
 API version served. Out: nothing when they pass; else the first jsonschema-style violation
 as Glance words it (``schema_error``) or a 400 ``GlanceError`` (``validate_schema``,
-``check_min_values``); docs/v2-upstream.md 2.2.
+``check_min_values``); docs/v2-upstream.md#22-schema-and-formats.
 """
 
 from __future__ import annotations

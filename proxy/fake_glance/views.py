@@ -3,7 +3,8 @@
 In: an image record (and the caller's ``Context``, the API version served), a member's
 project, or the server's origin. Out: the JSON-ready dicts Glance's response serializers
 make: every base property, custom properties as strings, ``Z`` times, relative links
-(docs/v2-upstream.md 2.1, 5.8, 6).
+(docs/v2-upstream.md#21-how-a-response-is-built, docs/v2-upstream.md#58-members,
+docs/v2-upstream.md#6-version-discovery).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Protocol
 from aiohttp import web
 
 
-class Upstream(Protocol):
+class UpstreamWatch(Protocol):
     """What readiness needs of the upstream's version watch (proxy.shell.readiness)."""
 
     api: str | None
@@ -25,7 +25,7 @@ class Upstream(Protocol):
 
 @dataclass
 class Health:
-    upstream: Upstream
+    upstream: UpstreamWatch
     ready_max_age: float
     draining: asyncio.Event = field(default_factory=asyncio.Event)
 

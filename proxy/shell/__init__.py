@@ -1,1 +1,2 @@
-"""The aiohttp shell: the only code that does HTTP, server side (routes, handlers) and client side (the upstream, Keystone)."""
+"""The aiohttp shell: v1's routes and handlers, and the only code that calls the upstream
+(and Keystone)."""

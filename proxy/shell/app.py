@@ -2,7 +2,8 @@
 
 The middleware gives every answer a request id and turns every failure into v1's error
 answer: a V1Error as it is; the upstream's failures (proxy.shell.upstream_errors) as 503
-or 500; anything else as a logged 500.
+or 500; anything else as a logged 500. (Error statuses are turned into V1Errors where
+the call is made, by status_as_v1 and the rule for that call.)
 """
 
 from __future__ import annotations
@@ -23,17 +24,16 @@ from proxy.ops import health
 from proxy.ops.accesslog import UPSTREAM_CALLS, route_of
 from proxy.ops.metrics import Metrics
 from proxy.shell import image_members, image_reads, image_writes, versions
-from proxy.shell.appkeys import (IMAGE_MEMO, KEYSTONE, METRICS, REQUEST_ID, SETTINGS, UPSTREAM,
+from proxy.shell.appkeys import (LISTING_MEMO, KEYSTONE, METRICS, REQUEST_ID, SETTINGS, UPSTREAM,
                                  UPSTREAM_CALLS_KEY, VERSIONS)
 from proxy.shell.keystone import Keystone
 from proxy.shell.listing_memo import ListingMemo
 from proxy.shell.readiness import VersionWatch
 from proxy.shell.upstream import Upstream
-from proxy.shell.upstream_errors import UpstreamBroken, UpstreamStatus, UpstreamUnavailable
+from proxy.shell.upstream_errors import UpstreamBroken, UpstreamUnavailable
 from proxy.v1.errors import V1Error, method_not_allowed, render
 from proxy.v1.images import BadImage
 from proxy.v2.answers import UpstreamShapeError
-from proxy.v2.errors import v1_error_from_upstream
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def make_app(settings: Settings) -> web.Application:
     metrics = app[METRICS] = Metrics()
     upstream = Upstream(settings.upstream, on_call=_recorder(metrics))
     app[UPSTREAM] = upstream
-    app[IMAGE_MEMO] = ListingMemo(settings.listing.memo_images, settings.listing.memo_bytes)
+    app[LISTING_MEMO] = ListingMemo(settings.listing.memo_images, settings.listing.memo_bytes)
     app[VERSIONS] = VersionWatch(upstream, settings.upstream.version_refresh_interval)
     app[health.HEALTH] = health.Health(app[VERSIONS], settings.health.ready_max_age)
     identity = settings.identity
@@ -186,8 +186,6 @@ async def _answer(request: web.Request, handler, request_id: str) -> web.StreamR
         log.warning("%s %s: %s", request_id, request.path, exc)
         request.app[METRICS].upstream_failed(UpstreamBroken.kind)
         response = error_response(request, V1Error(500))
-    except UpstreamStatus as exc:  # a status no handler has a rule for: v1's general one
-        response = error_response(request, v1_error_from_upstream(exc.status, exc.body))
     except Exception:
         log.exception("%s %s: unexpected failure", request_id, request.path)
         response = error_response(request, V1Error(500))

@@ -18,7 +18,7 @@ UPSTREAM = web.AppKey("upstream", Upstream)
 VERSIONS = web.AppKey("versions", VersionWatch)
 KEYSTONE = web.AppKey("keystone", Keystone | None)  # None: identity lookups are off
 METRICS = web.AppKey("metrics", Metrics)
-IMAGE_MEMO = web.AppKey("image_memo", ListingMemo)
+LISTING_MEMO = web.AppKey("listing_memo", ListingMemo)
 
-__all__ = ["SETTINGS", "UPSTREAM", "VERSIONS", "KEYSTONE", "METRICS", "IMAGE_MEMO", "REQUEST_ID",
+__all__ = ["SETTINGS", "UPSTREAM", "VERSIONS", "KEYSTONE", "METRICS", "LISTING_MEMO", "REQUEST_ID",
            "UPSTREAM_CALLS_KEY"]

@@ -15,7 +15,7 @@ from functools import partial
 import orjson
 from aiohttp import web
 
-from proxy.shell.appkeys import IMAGE_MEMO
+from proxy.shell.appkeys import LISTING_MEMO
 from proxy.shell.image_reads import page_through
 from proxy.shell.requests import Caller, caller
 from proxy.shell.upstream_errors import status_as_v1
@@ -95,7 +95,7 @@ async def shared_images(request: web.Request) -> web.Response:
     who = await caller(request)
     member = _member_id(request)
     paging = ListPaging(SHARED_IMAGES)
-    await page_through(paging, who, request.app[IMAGE_MEMO])
+    await page_through(paging, who, request.app[LISTING_MEMO])
     ids = [image.v2["id"] for image in paging.images]
     with status_as_v1():
         shared = await who.upstream.shared_with(ids, member)

@@ -8,15 +8,14 @@ images are shaped into v1's JSON (proxy.v1.images).
 
 from __future__ import annotations
 
-import functools
 import logging
-from functools import partial
+from functools import lru_cache, partial
 
 import msgspec
 from aiohttp import web
 from multidict import CIMultiDict
 
-from proxy.shell.appkeys import IMAGE_MEMO, REQUEST_ID, SETTINGS
+from proxy.shell.appkeys import LISTING_MEMO, REQUEST_ID, SETTINGS
 from proxy.shell.listing_memo import ListingMemo
 from proxy.shell.requests import Caller, caller
 from proxy.shell.upstream import image_chunks
@@ -51,12 +50,12 @@ async def _listing(request: web.Request, shape) -> web.Response:
     query = _list_query(request.query_string, listing.default_limit, listing.max_limit)
     who = await caller(request)
     paging = ListPaging(plan_list(query, admin_project=who.admin_project))
-    await page_through(paging, who, request.app[IMAGE_MEMO])
+    await page_through(paging, who, request.app[LISTING_MEMO])
     body = b'{"images":[' + b",".join([shaped_json(image, shape) for image in paging.images])
     return web.Response(body=body + b"]}", content_type="application/json")
 
 
-@functools.lru_cache(maxsize=1024)
+@lru_cache(maxsize=1024)
 def _list_query(query_string: str, default_limit: int, max_limit: int) -> ListQuery:
     """The parsed query (immutable), remembered: tools poll with the same query string again
     and again. (A query that is refused raises, and is not remembered.)"""

@@ -105,4 +105,4 @@ def _parse(key: bytes) -> ParsedImage:
         parsed = _IMAGE_DECODER.decode(key)
     except msgspec.DecodeError:  # a number out of range, say
         raise UpstreamShapeError("an image in the list cannot be read") from None
-    return ParsedImage(key, image_of(parsed))
+    return ParsedImage(image_of(parsed))

@@ -36,11 +36,10 @@ def member_ids_of(body: object) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class ParsedImage:
-    """One image of a v2 list, as the upstream sent it: ``raw``, its exact bytes; ``v2``,
-    their JSON (checked by image_of; never changed: one may serve many requests).
-    ``shaped`` keeps the v1 JSON each shaping of it made, so that it is made once."""
+    """One image of a v2 list, as the upstream sent it: ``v2``, its JSON (checked by
+    image_of; never changed: one may serve many requests). ``shaped`` keeps the v1 JSON
+    each shaping of it made, so that it is made once."""
 
-    raw: bytes
     v2: dict
     shaped: dict = field(default_factory=dict, compare=False)
 

@@ -165,6 +165,7 @@ class ListPaging:
         self.plan = plan
         self.images: list[ParsedImage] = []
         self.requests = 0
+        self._marker = plan.marker
 
     def first_request(self) -> Params:
         # limit=0 still asks the upstream once, so that the token and the marker are
@@ -190,10 +191,13 @@ class ListPaging:
         kept = images if narrowing is None else [
             image for image in images if narrowing.keeps(image.v2, shared_with_caller)]
         self.images.extend(kept if self.plan.limit is None else kept[:self._wanted()])
-        if (self._wanted() == 0 or not images or not page.has_next
+        last = images[-1].v2["id"] if images else None
+        if (self._wanted() == 0 or last is None or not page.has_next or last == self._marker
                 or (narrowing is not None and narrowing.matches_nothing)):
-            return None  # (a filter that matches nothing still asked once: token, marker)
-        return self._request(images[-1].v2["id"], self._wanted())
+            # (a filter that matches nothing still asked once: token, marker; an upstream
+            # whose page ends at the marker it was given would be asked forever)
+            return None
+        return self._request(last, self._wanted())
 
     def error(self, status: int, body: bytes) -> V1Error:
         """The v1 answer to an upstream error status met while paging."""
@@ -214,6 +218,7 @@ class ListPaging:
 
     def _request(self, marker: str | None, wanted: int) -> Params:
         self.requests += 1
+        self._marker = marker
         if self.plan.narrowing is not None:
             wanted = MAX_LIMIT  # part of each v2 page may be dropped: ask full pages
         params = self.plan.params + (("limit", str(wanted)),)

@@ -1,4 +1,5 @@
-"""Image data: upload, download, deactivated images (docs/v2-upstream.md 5.3, 5.6)."""
+"""Image data: upload, download, deactivated images
+(docs/v2-upstream.md#53-uploading-data-and-import, docs/v2-upstream.md#56-download)."""
 
 import hashlib
 

@@ -1,6 +1,6 @@
 """Error bodies as WebOb renders them for Glance: the request's Accept picks plain text,
 HTML or JSON; an explanation replaces WebOb's default, a detail follows it
-(docs/v2-upstream.md 4.1)."""
+(docs/v2-upstream.md#41-error-bodies)."""
 
 import pytest
 

@@ -1,4 +1,6 @@
-"""The image entity, create and delete (docs/v2-upstream.md 2.1, 2.2, 5.1, 5.4)."""
+"""The image entity, create and delete (docs/v2-upstream.md#21-how-a-response-is-built,
+docs/v2-upstream.md#22-schema-and-formats, docs/v2-upstream.md#51-create,
+docs/v2-upstream.md#54-delete)."""
 
 import pytest
 

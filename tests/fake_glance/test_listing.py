@@ -1,5 +1,6 @@
 """Choosing a page: hidden images by API version, paging links, page sizes, sorting with
-Glance's tie-breakers, markers, time and range filters (docs/v2-upstream.md 1.5, 1.6)."""
+Glance's tie-breakers, markers, time and range filters (docs/v2-upstream.md#15-sorting,
+docs/v2-upstream.md#16-paging-and-next-links)."""
 
 from datetime import datetime
 

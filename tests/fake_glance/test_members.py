@@ -1,4 +1,4 @@
-"""Image members: sharing, accepting, listing, removing (docs/v2-upstream.md 5.8)."""
+"""Image members: sharing, accepting, listing, removing (docs/v2-upstream.md#58-members)."""
 
 from tests.fake_glance.calls import A, B, create, error, names
 

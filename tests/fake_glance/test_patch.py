@@ -1,5 +1,5 @@
 """Image PATCH: JSON-patch operations, Glance's refusals, all or nothing
-(docs/v2-upstream.md 5.2)."""
+(docs/v2-upstream.md#52-patch)."""
 
 import pytest
 

@@ -1,5 +1,5 @@
 """Who sees what: the default list scope, member statuses, admins, direct access by id,
-roles, and the identity shim (docs/v2-upstream.md 1.4)."""
+roles, and the identity shim (docs/v2-upstream.md#14-default-visibility)."""
 
 from tests.fake_glance.calls import A, ADMIN, C, JSON, create, error, names, who
 

@@ -1,5 +1,5 @@
 """List parameters: operator prefixes, ``in:`` lists, ISO times, Glance's 400s, and how
-filters and repeated parameters are read (docs/v2-upstream.md 1.3)."""
+filters and repeated parameters are read (docs/v2-upstream.md#13-operator-parsing)."""
 
 from datetime import datetime
 

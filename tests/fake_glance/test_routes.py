@@ -1,5 +1,6 @@
 """Routing: 405 with Allow, 404, bodies where none is expected, version documents, request
-ids, and several servers on one store (docs/v2-upstream.md 4.1, 4.3, 6)."""
+ids, and several servers on one store (docs/v2-upstream.md#41-error-bodies,
+docs/v2-upstream.md#43-request-ids, docs/v2-upstream.md#6-version-discovery)."""
 
 import re
 

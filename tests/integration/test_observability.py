@@ -76,6 +76,20 @@ async def test_upstream_errors_are_counted_by_kind(aiohttp_client, upstream):
     assert got['image_v1_proxy_upstream_errors_total{kind="status_5xx"}'] == 1
 
 
+@pytest.mark.parametrize("body", [b'{"images": [{"id": 7}]}',
+                                  b'{"images": [{"id": "a", "size": "big"}]}',
+                                  b"<html>not json</html>"])
+async def test_an_answer_that_cannot_be_read_is_counted_as_broken(aiohttp_client, upstream, body):
+    async def unreadable(request):
+        return web.Response(body=body, content_type="application/json")
+
+    upstream.images_handler = unreadable
+    client = await aiohttp_client(make_app(proxy_settings(str(upstream.server.make_url("")))))
+    assert (await client.get("/v1/images/detail")).status == 500
+    got = samples(await (await client.get("/metrics")).text())
+    assert got['image_v1_proxy_upstream_errors_total{kind="broken"}'] == 1
+
+
 async def test_client_labels_are_bounded(aiohttp_client, upstream):
     client = await aiohttp_client(make_app(proxy_settings(str(upstream.server.make_url("")))))
     for n in range(60):

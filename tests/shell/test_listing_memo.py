@@ -26,7 +26,6 @@ def test_a_list_body_reads_as_a_page_of_its_images_with_next_only_when_the_body_
     page = memo.page(body(IMAGE, {"id": "b"}))
     assert isinstance(page, ListPage) and page.has_next is False
     assert [image.v2 for image in page.images] == [IMAGE, {"id": "b"}]
-    assert page.images[0].raw == orjson.dumps(IMAGE)
     page = memo.page(body(IMAGE, next="/v2/images?marker=a", first="/v2/images"))
     assert [image.v2 for image in page.images] == [IMAGE] and page.has_next is True
 

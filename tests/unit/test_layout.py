@@ -11,13 +11,21 @@ IO = {"aiohttp", "asyncio", "multidict", "socket", "yarl", "uvloop"}
 
 
 def imports(path: Path) -> set[str]:
+    """The absolute names of the modules ``path`` imports (relative imports resolved)."""
+    package = ["proxy", *path.relative_to(PROXY).parent.parts]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            found.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            found.add(".".join(base + ([node.module] if node.module else [])))
     return found
+
+
+def test_relative_imports_are_resolved():
+    path = PROXY / "fake_glance" / "routes.py"
+    assert {"proxy.fake_glance.errors", "aiohttp"} <= imports(path)
 
 
 def modules(folder: str) -> list[Path]:

@@ -1,6 +1,7 @@
 """Upstream v2 error bodies -> their message and the v1 error (proxy.v2.errors).
 
-The bodies are what Glance v2 and Huawei IMS send (reference glance-v2.md 4.1 and 7.3). The
+The bodies are what Glance v2 and Huawei IMS send (docs/v2-upstream.md#41-error-bodies,
+docs/v2-upstream.md#73-other-ims-differences). The
 WebOb ones were rendered by WebOb 1.8.11, Glance's renderer, and are copied byte for byte:
 JSON for ``Accept: application/json`` (what the proxy sends), plain text when there is no
 Accept, HTML for ``*/*``.
@@ -32,7 +33,7 @@ BARE_404_HTML = (b"<html>\n <head>\n  <title>404 Not Found</title>\n </head>\n <
                  b"\n\n\n </body>\n</html>")
 
 # HTTPForbidden("Attribute 'location' is reserved."): passed positionally, so a detail
-# after the default explanation (reference 4.1)
+# after the default explanation (docs/v2-upstream.md#41-error-bodies)
 RESERVED_JSON = (b'{"message": "Access was denied to this resource.<br /><br />\\nAttribute '
                  b'\'location\' is reserved.\\n\\n", "code": "403 Forbidden", '
                  b'"title": "Forbidden"}')
@@ -63,7 +64,7 @@ TAGGED_JSON = (b'{"message": "Image 1 is protected & <b>locked</b><br /><br />\\
                b'"code": "403 Forbidden", "title": "Forbidden"}')
 TAGGED_PLAIN = b"403 Forbidden\n\nImage 1 is protected & locked\n\n   "
 
-# Huawei IMS's own error body (reference 7.3)
+# Huawei IMS's own error body (docs/v2-upstream.md#73-other-ims-differences)
 IMS_JSON = b'{"error": {"message": "The imagetype is invalid.", "code": "IMG.0024"}}'
 
 # Default bodies of the statuses v1 relayed, as Glance sends them when given no message

@@ -1,6 +1,5 @@
 """v1 ListQuery -> v2 requests: the translation traps of docs/v2-upstream.md#9-translation-gaps."""
 
-import orjson
 import pytest
 
 from proxy.v1.errors import render
@@ -19,7 +18,7 @@ def images(*ids):
 
 def feed_page(body):
     """A v2 list body (as a dict) as the listing memo reads it."""
-    return ListPage(tuple(ParsedImage(orjson.dumps(i), i) for i in body["images"]),
+    return ListPage(tuple(ParsedImage(i) for i in body["images"]),
                     "next" in body)
 
 
@@ -295,3 +294,10 @@ def test_data_v2_has_none_of_is_v1s_not_active():
 
     error = v1_error_for_image("abc", 204, b"")
     assert (error.status, error.detail) == (404, "Image abc is not active")
+
+
+def test_paging_stops_when_the_upstream_answers_a_page_ending_at_the_marker_it_was_given():
+    paging = ListPaging(SHARED_IMAGES)
+    paging.first_request()
+    assert dict(feed(paging, {"images": images("a", "b"), "next": "x"}))["marker"] == "b"
+    assert feed(paging, {"images": images("b"), "next": "x"}) is None  # no way forward
