@@ -101,6 +101,14 @@ class WritesSettings:
     # what v1's is_public false (or no is_public) becomes on v2: "shared", as v1 wrote it,
     # or "private" for upstreams that allow nothing else (Huawei IMS)
     not_public_visibility: str = "shared"
+    # comma-separated prefixes of properties the upstream keeps for itself, which v1's
+    # purge leaves alone: none on Glance (there, every property is the user's); "__" on
+    # Huawei IMS, whose __* properties are system properties a user cannot remove
+    upstream_property_prefixes: str = ""
+
+    @property
+    def upstream_prefixes(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.upstream_property_prefixes.split(",") if p.strip())
 
 
 @dataclass(frozen=True)

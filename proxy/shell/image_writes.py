@@ -102,8 +102,9 @@ async def update_image(request: web.Request) -> web.Response:
         await _check_import(who, fields)
     # v1 never purged on a request that carried data
     purge = purge_requested(request.headers.items()) and not with_data
-    patch = update_patch(image, meta, purge=purge,
-                         not_public=request.app[SETTINGS].writes.not_public_visibility)
+    writes = request.app[SETTINGS].writes
+    patch = update_patch(image, meta, purge=purge, not_public=writes.not_public_visibility,
+                         upstream_prefixes=writes.upstream_prefixes)
     if patch:
         with status_as_v1(partial(v1_error_for_image, image_id)):
             image = image_of(await who.upstream.update_image(image_id, patch))

@@ -57,7 +57,7 @@ def to_v1_image(image: dict) -> dict:
         "id": image["id"],
         "name": name,
         "status": _V1_STATUS.get(status, status),
-        "size": size if size else _real_size(image, size),
+        "size": size if size else _real_size(image, size, status),
         "virtual_size": virtual_size,
         "checksum": checksum,
         "disk_format": disk_format,
@@ -75,18 +75,23 @@ def to_v1_image(image: dict) -> dict:
         "deleted_at": None,  # v2 never lists deleted images
         "deleted": False,
         # a set difference in C, then only the few custom keys (their order is not v1's
-        # business: JSON objects are unordered)
-        "properties": {key: image[key] for key in image.keys() - V2_OWN_FIELDS},
+        # business: JSON objects are unordered); v1 stored an empty value as null, v2 as ""
+        "properties": {key: None if image[key] == "" else image[key]
+                       for key in image.keys() - V2_OWN_FIELDS},
     }
 
 
-def _real_size(image: dict, size):
+def _real_size(image: dict, size, status) -> int | None:
     """IMS reports ``size: 0`` for active images and the real size in the string
-    ``__image_size`` (docs/v2-upstream.md#72-extra-image-fields); v1 clients want the real one."""
+    ``__image_size`` (docs/v2-upstream.md#72-extra-image-fields); v1 clients want the real one.
+    v2 has no size until data arrives (null), where v1 said 0 (docs/v1-api.md#42-create); an
+    image with data whose size v2 does not know stays null (unknown, not empty)."""
     real = image.get("__image_size")
     if isinstance(real, str) and real.isdecimal():
         return int(real)
-    return size
+    if size is None and status in ("active", "deactivated"):
+        return None
+    return 0
 
 
 def v1_timestamp(value: str | None) -> str | None:

@@ -41,14 +41,14 @@ class Narrowing:
 
     ``as_user_of``: an admin's default list, which v1 showed as a user of the admin's
     project would see it (public, own, shared with it;
-    docs/v1-api.md#23-is_public-and-the-admins-view), while a
-    v2 admin lists every project's images. ``public``: keep only public (True) or only
-    non-public (False) images. ``properties``: custom-property filters v2 would read as
-    its own parameters (docs/v2-upstream.md#95-property-filters).
+    docs/v1-api.md#23-is_public-and-the-admins-view), while a v2 admin lists every
+    project's images. ``non_public``: an admin's ``is_public=false``, every image but the
+    public ones. ``properties``: custom-property filters v2 would read as its own
+    parameters (docs/v2-upstream.md#95-property-filters).
     """
 
     as_user_of: str | None = None
-    public: bool | None = None
+    non_public: bool = False
     properties: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -68,7 +68,7 @@ class Narrowing:
             or image["id"] in shared_with_caller
         ):
             return False
-        if self.public is not None and (visibility == "public") != self.public:
+        if self.non_public and visibility == "public":
             return False
         # A v2 field is never a custom property, whatever its value.
         return all(k not in V2_OWN_FIELDS and image.get(k) == v for k, v in self.properties)
@@ -123,31 +123,29 @@ def plan_list(query: ListQuery, *, admin_project: str | None = None) -> ListPlan
             narrowing_properties.append((key, value))
         else:
             params.append((key, value))
-    as_user_of, public = _visibility_rule(query.is_public, admin_project)
-    if public is True and as_user_of is None:
-        params.append(("visibility", "public"))  # v2 can ask this one itself
-        public = None
+    as_user_of, non_public = _visibility_rule(query.is_public, admin_project)
     narrowing = None
-    if as_user_of is not None or public is not None or narrowing_properties:
-        narrowing = Narrowing(as_user_of, public, tuple(narrowing_properties))
+    if as_user_of is not None or non_public or narrowing_properties:
+        narrowing = Narrowing(as_user_of, non_public, tuple(narrowing_properties))
     # v2 looks markers up by their exact spelling; v1 accepted any UUID-like one.
     marker = canonical_uuid(query.marker) if query.marker is not None else None
     return ListPlan(params=tuple(params), limit=query.limit, marker=marker, narrowing=narrowing)
 
 
 def _visibility_rule(is_public: str | None, admin_project: str | None):
-    """(as_user_of, public) for ``is_public``. For admins, v1's rules: absent, true or 1
-    mean "as a user of my project", none means everything, false or 0 every non-public
-    image. For members the filter means what it says; none (and absent) is everything
-    they may see."""
-    word = is_public.lower() if is_public is not None else None
-    if admin_project is not None and word in (None, "true", "1"):
-        return admin_project, None
-    if word in ("true", "1"):
-        return None, True
-    if word in ("false", "0"):
+    """(as_user_of, non_public) for ``is_public``, v1's rules
+    (docs/v1-api.md#23-is_public-and-the-admins-view). For admins: absent, true or 1 mean
+    "as a user of my project", none means everything, false or 0 every non-public image.
+    For anyone else (or a caller not known to be an admin) v1 checked the value and then
+    ignored it: they see what they may see, public, own and shared with them."""
+    if admin_project is None:
         return None, False
-    return None, None
+    word = is_public.lower() if is_public is not None else None
+    if word in ("false", "0"):
+        return None, True
+    if word == "none":
+        return None, False
+    return admin_project, False
 
 
 def v2_time(moment: datetime) -> str:

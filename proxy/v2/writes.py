@@ -33,8 +33,9 @@ def create_body(meta: ImageMeta, *, not_public: str) -> dict:
     if fields.get("id") is not None:
         body["id"] = fields["id"]
     body["visibility"] = "public" if fields.get("is_public") else not_public
-    # v1 stored a property set to null; v2 properties are strings: an empty one is left out
-    body.update({k: v for k, v in meta.properties.items() if v is not None})
+    # v1 stored a property set to an empty value as null; a v2 property is a string: ""
+    # (which proxy.v1.images shows as null)
+    body.update({k: "" if v is None else v for k, v in meta.properties.items()})
     return body
 
 
@@ -58,9 +59,11 @@ NO_WEB_DOWNLOAD = V1Error(400, detail=(
     "offer. Upload the data instead. Nothing was created."))
 
 
-def update_patch(image: dict, meta: ImageMeta, *, purge: bool, not_public: str) -> list[dict]:
+def update_patch(image: dict, meta: ImageMeta, *, purge: bool, not_public: str,
+                 upstream_prefixes: tuple[str, ...] = ()) -> list[dict]:
     """The JSON patch that makes the v2 ``image`` say what a v1 PUT said; V1Error for what
-    v1 forbade (docs/v1-api.md#43-update)."""
+    v1 forbade (docs/v1-api.md#43-update). ``upstream_prefixes``: properties the upstream
+    keeps for itself (Huawei IMS's ``__*``), which a purge leaves alone."""
     _check_properties(meta)
     fields = meta.fields
     status = image.get("status")
@@ -80,15 +83,14 @@ def update_patch(image: dict, meta: ImageMeta, *, purge: bool, not_public: str) 
         if (visibility == "public") != (image.get("visibility") == "public"):
             patch.append(_op("replace", "visibility", visibility))
     current = {key for key in image if key not in V2_OWN_FIELDS}
-    # keys v2 (os_glance_*: import bookkeeping) or Huawei IMS (__*: system properties) keep
-    # for themselves: v1 never set them, so purging must not touch them (v2 would refuse the
-    # whole patch)
-    purgeable = {key for key in current if not key.startswith(("os_glance", "__"))}
+    # keys Glance (os_glance_*: import bookkeeping) or the configured upstream (Huawei
+    # IMS's __* system properties) keep for themselves: v1 never set them, so purging must
+    # not touch them (v2 would refuse the whole patch)
+    purgeable = {key for key in current if not key.startswith(("os_glance", *upstream_prefixes))}
     for key, value in meta.properties.items():
-        if value is None:
-            if key in current:
-                patch.append(_op("remove", key))
-        elif image.get(key) != value:
+        # v1 stored an empty value as null; a v2 property is a string: "" (shown as null)
+        value = "" if value is None else value
+        if image.get(key) != value:
             patch.append(_op("add", key, value))
     if purge:
         patch.extend(_op("remove", key) for key in sorted(purgeable - meta.properties.keys()))

@@ -92,11 +92,11 @@ def test_head_sends_the_metadata_as_v1s_headers(proxy, backend):
     assert headers["ETag"] == image.checksum
 
 
-def test_head_of_a_queued_image_omits_its_null_fields(proxy, backend):
+def test_head_of_a_queued_image_omits_its_null_fields_and_says_size_0(proxy, backend):
     status, headers, _ = head(proxy, "a-queued", backend, "projA")
     assert status == 200
-    assert headers["x-image-meta-status"] == "queued"
-    for absent in ("x-image-meta-size", "x-image-meta-checksum", "ETag"):
+    assert (headers["x-image-meta-status"], headers["x-image-meta-size"]) == ("queued", "0")
+    for absent in ("x-image-meta-checksum", "ETag"):
         assert absent not in headers
 
 

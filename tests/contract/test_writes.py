@@ -95,7 +95,7 @@ def test_a_reserved_image_takes_its_data_with_a_later_put(proxy, backend, cleanu
     assert status == 201, body
     image = json.loads(body)["image"]
     cleanup.append(image["id"])
-    assert (image["status"], image["size"], image["checksum"]) == ("queued", None, None)
+    assert (image["status"], image["size"], image["checksum"]) == ("queued", 0, None)
     status, _, body = send(proxy, "PUT", f"/v1/images/{image['id']}", {
         "Content-Type": "application/octet-stream", "x-image-meta-disk_format": "raw",
         "x-image-meta-container_format": "bare"}, DATA)

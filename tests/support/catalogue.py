@@ -101,7 +101,9 @@ class Image:
 
     @property
     def size(self):
-        return len(self.data) if self.data is not None else None
+        """What v1 shows: the data's length, or 0 for an image without data
+        (docs/v1-api.md#42-create)."""
+        return len(self.data) if self.data is not None else 0
 
 
 PAGE_IMAGES = 23

@@ -69,13 +69,19 @@ def test_is_public_is_true_only_for_public_visibility():
         assert to_v1_image(dict(V2_CIRROS, visibility=visibility))["is_public"] is False
 
 
-def test_queued_image_keeps_nulls_and_integer_minimums():
+def test_queued_image_keeps_nulls_and_zero_size_and_integer_minimums():
+    # v1 reserved an image with size 0 (docs/v1-api.md#42-create); v2 has no size until data
     queued = dict(V2_CIRROS, status="queued", size=None, checksum=None, disk_format=None,
                   container_format=None, name=None)
     image = to_v1_image(queued)
     assert (image["size"], image["checksum"], image["disk_format"], image["name"]) == (
-        None, None, None, None)
+        0, None, None, None)
     assert (image["min_ram"], image["min_disk"]) == (0, 0)
+
+
+def test_a_property_v2_holds_as_empty_is_v1s_null():
+    image = to_v1_image(dict(V2_CIRROS, empty="", blank=" "))
+    assert image["properties"]["empty"] is None and image["properties"]["blank"] == " "
 
 
 def test_uploading_and_importing_show_as_saving():
@@ -132,12 +138,14 @@ def test_meta_headers_match_what_a_v1_head_sent():
 
 def test_meta_headers_omit_nulls_and_etag_of_a_queued_image():
     queued = dict(V2_CIRROS, status="queued", size=None, checksum=None, disk_format=None,
-                  container_format=None, name=None, virtual_size=None)
-    names = [name for name, _ in meta_headers(to_v1_image(queued))]
-    assert names == ["x-image-meta-id", "x-image-meta-status", "x-image-meta-min_disk",
-                     "x-image-meta-min_ram", "x-image-meta-owner", "x-image-meta-is_public",
-                     "x-image-meta-protected", "x-image-meta-deleted",
-                     "x-image-meta-created_at", "x-image-meta-updated_at"]
+                  container_format=None, name=None, virtual_size=None, empty="")
+    headers = meta_headers(to_v1_image(queued))
+    assert [name for name, _ in headers] == [
+        "x-image-meta-id", "x-image-meta-status", "x-image-meta-size", "x-image-meta-min_disk",
+        "x-image-meta-min_ram", "x-image-meta-owner", "x-image-meta-is_public",
+        "x-image-meta-protected", "x-image-meta-deleted", "x-image-meta-created_at",
+        "x-image-meta-updated_at"]  # no x-image-meta-property-empty: v1 left nulls out
+    assert dict(headers)["x-image-meta-size"] == "0"
 
 
 def test_meta_headers_never_carry_line_breaks():
@@ -160,3 +168,8 @@ def test_property_names_no_header_can_carry_are_left_out_of_the_headers():
     v2 = dict(V2_CIRROS, **{"a b": "1", "a\r\nb": "2", "café": "3", "": "4", "ok-Name_1.x": "5"})
     names = [name for name, _ in meta_headers(to_v1_image(v2)) if "property" in name]
     assert names == ["x-image-meta-property-ok-name_1.x"]
+
+
+def test_an_image_with_data_of_unknown_size_is_not_shown_as_empty():
+    assert to_v1_image(dict(V2_CIRROS, size=None))["size"] is None
+    assert to_v1_image(dict(V2_CIRROS, status="uploading", size=None))["size"] == 0

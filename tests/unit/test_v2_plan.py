@@ -100,7 +100,8 @@ def test_a_filter_that_matches_nothing_asks_the_upstream_once_not_the_whole_cata
 
 
 def test_narrowed_lists_page_on_until_the_v1_page_is_full():
-    paging = ListPaging(plan_for(("is_public", "false"), ("limit", "3")))
+    paging = ListPaging(plan_list(parse_list_query([("is_public", "false"), ("limit", "3")]),
+                                  admin_project="adm"))
     assert dict(paging.first_request())["limit"] == "1000"
     second = feed(paging, {"images": [{"id": "p1", "visibility": "public"},
                                      {"id": "a", "visibility": "private"}], "next": "x"})
@@ -240,22 +241,13 @@ def test_an_admin_list_that_drops_images_asks_full_upstream_pages():
     assert dict(paging.first_request())["limit"] == "1000"
 
 
-def test_member_is_public_true_is_asked_of_v2_as_public_visibility():
-    plan = plan_for(("is_public", "True"))
-    assert ("visibility", "public") in plan.params and plan.narrowing is None
-
-
-@pytest.mark.parametrize("is_public", ["false", "0", "False"])
-def test_member_is_public_false_keeps_every_non_public_image_it_may_see(is_public):
+@pytest.mark.parametrize("is_public", ["true", "True", "1", "false", "0", "False", "none",
+                                       "NONE"])
+def test_a_members_is_public_is_checked_then_ignored_as_v1_did(is_public):
+    # v1 read is_public only for admins: a member sees what it may see whatever the value
     plan = plan_for(("is_public", is_public))
+    assert plan == plan_for() and plan.narrowing is None
     assert "visibility" not in dict(plan.params)
-    assert filtered(plan, *admin_page()["images"]) == [
-        "mine", "my-community", "shared-with-me", "shared-not-with-me", "their-private"]
-
-
-def test_member_is_public_none_is_everything_it_may_see():
-    plan = plan_for(("is_public", "none"))
-    assert plan.narrowing is None and "visibility" not in dict(plan.params)
 
 
 def test_callers_not_known_as_admins_get_no_narrowing():

@@ -16,8 +16,9 @@ def test_create_maps_fields_visibility_and_drops_what_v2_computes_itself():
     meta = ImageMeta({"name": "n", "disk_format": "raw", "size": 3, "checksum": "c",
                       "status": "active", "is_public": False, "min_ram": 1},
                      {"k": "v", "nothing": None})
-    assert create_body(meta, not_public="shared") == {
-        "name": "n", "disk_format": "raw", "min_ram": 1, "visibility": "shared", "k": "v"}
+    assert create_body(meta, not_public="shared") == {  # an empty property is kept, as ""
+        "name": "n", "disk_format": "raw", "min_ram": 1, "visibility": "shared", "k": "v",
+        "nothing": ""}
     assert create_body(ImageMeta({"is_public": True}), not_public="private") == {
         "visibility": "public"}
     assert create_body(ImageMeta(), not_public="private") == {"visibility": "private"}
@@ -31,17 +32,32 @@ def test_update_replaces_changed_fields_adds_properties_and_purges_the_rest():
         {"op": "add", "path": "/k", "value": "v"},
         {"op": "remove", "path": "/a~1b~0c"},
         {"op": "remove", "path": "/os_distro"}]
-    assert update_patch(IMAGE, ImageMeta({}, {"os_distro": None}), purge=False,
-                        not_public="shared") == [{"op": "remove", "path": "/os_distro"}]
+    # an empty value keeps the key, with v1's null (v2's "")
+    assert update_patch(IMAGE, ImageMeta({}, {"os_distro": None, "new": None}), purge=False,
+                        not_public="shared") == [
+        {"op": "add", "path": "/os_distro", "value": ""},
+        {"op": "add", "path": "/new", "value": ""}]
+    assert update_patch({**IMAGE, "os_distro": ""}, ImageMeta({}, {"os_distro": None}),
+                        purge=True, not_public="shared") == [
+        {"op": "remove", "path": "/a~1b~0c"}]
     assert update_patch(IMAGE, ImageMeta({"is_public": False}, {"os_distro": "ubuntu"}),
                         purge=False, not_public="shared") == []
 
 
-def test_purging_leaves_the_keys_v2_and_ims_keep_for_themselves():
+def test_purging_leaves_the_keys_glance_keeps_and_purges_double_underscore_keys_on_glance():
     image = {**IMAGE, "os_glance_failed_import": "", "os_glance_importing_to_stores": "",
-             "__platform": "Ubuntu", "__image_size": "3"}
+             "__os_type": "Linux"}
+    # on Glance a __* key is an ordinary property the user set, and v1 purged it
     assert update_patch(image, ImageMeta({}, {"os_distro": "ubuntu", "a/b~c": "x"}),
-                        purge=True, not_public="shared") == []
+                        purge=True, not_public="shared") == [
+        {"op": "remove", "path": "/__os_type"}]
+
+
+def test_purging_leaves_the_properties_the_upstream_keeps_for_itself():
+    image = {**IMAGE, "__platform": "Ubuntu", "__image_size": "3", "x_sys": "1"}
+    assert update_patch(image, ImageMeta({}, {"os_distro": "ubuntu", "a/b~c": "x"}),
+                        purge=True, not_public="private",
+                        upstream_prefixes=("__", "x_")) == []
 
 
 @pytest.mark.parametrize("fields, detail", [
