@@ -15,6 +15,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import aiohttp
 import orjson
@@ -33,6 +34,19 @@ USER_AGENT = f"image-v1-proxy/{__version__}"
 OnCall = Callable[[str, float, "str | None"], None]
 MEMBER_LOOKUPS_AT_ONCE = 8
 DATA_CHUNK = 64 * 1024
+
+
+class Answer(NamedTuple):
+    """An upstream answer, read: its status, body and Retry-After (for a 503)."""
+
+    status: int
+    body: bytes
+    retry_after: str | None
+
+    def raise_for_status(self) -> None:
+        """UpstreamStatus unless the answer is a success (2xx)."""
+        if not 200 <= self.status < 300:
+            raise UpstreamStatus(*self)
 
 
 class Upstream:
@@ -80,13 +94,13 @@ class Upstream:
         for url in (self.base / "versions", self.base.with_path(self.base.path.rstrip("/") + "/")):
             try:
                 with self.observed("versions"):
-                    status, body = await handle.get(url)
+                    answer = await handle.get(url)
             except UpstreamError as exc:
                 log.warning("upstream version discovery failed: %s", exc)
                 return None
-            if status in (200, 300):
+            if answer.status in (200, 300):
                 try:
-                    found = newest_v2_version(orjson.loads(body))
+                    found = newest_v2_version(orjson.loads(answer.body))
                 except orjson.JSONDecodeError:
                     found = None
                 if found is not None:
@@ -123,10 +137,9 @@ class UpstreamHandle:
     async def list_images(self, params) -> bytes:
         """A ``GET /v2/images`` answer's body, as it came."""
         with self._upstream.observed("list_images"):
-            status, body = await self.get(self._upstream.images_url, params)
-            if status >= 300:
-                raise UpstreamStatus(status, body)
-        return body
+            answer = await self.get(self._upstream.images_url, params)
+            answer.raise_for_status()
+        return answer.body
 
     async def get_image(self, image_id: str) -> object:
         with self._upstream.observed("get_image"):
@@ -153,7 +166,7 @@ class UpstreamHandle:
                     body = await read_bounded(response, upstream.settings.max_body_bytes)
             finally:
                 response.close()
-            raise UpstreamStatus(response.status, body)
+            raise UpstreamStatus(response.status, body, response.headers.get("Retry-After"))
         return response
 
     async def create_image(self, body: dict) -> object:
@@ -184,13 +197,12 @@ class UpstreamHandle:
         """The upstream's import methods (``GET /v2/info/import``); none where it has no
         import API (404: before Queens, or Huawei IMS)."""
         with self._upstream.observed("import_info"):
-            status, body = await self.get(self._upstream.base / "v2" / "info" / "import")
-        if status == 404:
+            answer = await self.get(self._upstream.base / "v2" / "info" / "import")
+        if answer.status == 404:
             return []
-        if status != 200:
-            raise UpstreamStatus(status, body)
+        answer.raise_for_status()
         try:
-            methods = orjson.loads(body)["import-methods"]["value"]
+            methods = orjson.loads(answer.body)["import-methods"]["value"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             raise UpstreamBroken("the upstream's import methods cannot be read") from None
         return [m for m in methods if isinstance(m, str)] if isinstance(methods, list) else []
@@ -223,10 +235,10 @@ class UpstreamHandle:
             url = self._image_url(image_id) / "members" / project
             async with upstream.member_lookups:
                 with upstream.observed("member"):
-                    status, body = await self.get(url)
-            if status not in (200, 404):
-                raise UpstreamStatus(status, body)
-            return status == 200
+                    answer = await self.get(url)
+            if answer.status != 404:
+                answer.raise_for_status()
+            return answer.status == 200
 
         # a TaskGroup: when one look-up fails, the others are cancelled, not left running
         try:
@@ -236,24 +248,24 @@ class UpstreamHandle:
             raise failed.exceptions[0] from None  # the first failure, as one error
         return frozenset(i for i, task in zip(image_ids, tasks) if task.result())
 
-    async def get(self, url: URL, params=()) -> tuple[int, bytes]:
-        """A GET's status and body (bounded), tried again after connection failures."""
+    async def get(self, url: URL, params=()) -> Answer:
+        """A GET's answer (its body bounded), tried again after connection failures."""
         upstream = self._upstream
 
-        async def attempt() -> tuple[int, bytes]:
+        async def attempt() -> Answer:
             with transport_failures_named():
                 async with upstream.session.get(url.with_query(params), headers=self._headers,
                                                 allow_redirects=False) as response:
-                    return response.status, await read_bounded(
-                        response, upstream.settings.max_body_bytes)
+                    return Answer(response.status,
+                                  await read_bounded(response, upstream.settings.max_body_bytes),
+                                  response.headers.get("Retry-After"))
 
         return await upstream.with_retries(attempt)
 
     async def _get_json(self, url: URL) -> object:
-        status, body = await self.get(url)
-        if status >= 300:
-            raise UpstreamStatus(status, body)
-        return _json(body)
+        answer = await self.get(url)
+        answer.raise_for_status()
+        return _json(answer.body)
 
     async def _send(self, method: str, url: URL, expected: int, *, json=None, data=None,
                     content_type: str | None = None,
@@ -271,12 +283,13 @@ class UpstreamHandle:
         with transport_failures_named():
             async with upstream.session.request(method, url, headers=headers, json=json,
                                                 data=data, allow_redirects=False,
-                                                **options) as answer:
-                status = answer.status
-                body = await read_bounded(answer, upstream.settings.max_body_bytes)
-        if status != expected:
-            raise UpstreamStatus(status, body)
-        return _json(body) if body else None
+                                                **options) as response:
+                answer = Answer(response.status,
+                                await read_bounded(response, upstream.settings.max_body_bytes),
+                                response.headers.get("Retry-After"))
+        if answer.status != expected:
+            raise UpstreamStatus(*answer)
+        return _json(answer.body) if answer.body else None
 
     def _image_url(self, image_id: str) -> URL:
         return self._upstream.images_url / image_id

@@ -13,12 +13,15 @@ error carries what the rest of the proxy needs of it: ``kind``, its label in
         UpstreamUntrusted       a TLS certificate that does not verify (never retried)
       UpstreamBroken          500: an answer that cannot be read
       UpstreamStatus          an error status: v1's own answer for it (proxy.v2.errors),
-                              turned into a V1Error by ``status_as_v1``
+                              turned into a V1Error by ``status_as_v1``, which passes
+                              the upstream's Retry-After on with a 503
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 from collections.abc import Callable
 
 import aiohttp
@@ -60,13 +63,19 @@ class UpstreamBroken(UpstreamError):
 
 
 class UpstreamStatus(UpstreamError):
-    """Answered with an error status; ``body`` is kept for the message."""
+    """Answered with an error status; ``body`` is kept for the message, and the answer's
+    ``Retry-After`` (when it is a plain one) to pass on with a 503."""
 
-    def __init__(self, status: int, body: bytes) -> None:
+    def __init__(self, status: int, body: bytes, retry_after: str | None = None) -> None:
         super().__init__(f"upstream answered {status}")
         self.status = status
         self.body = body
+        self.retry_after = retry_after if retry_after and _RETRY_AFTER.match(retry_after) else None
         self.kind = "status_5xx" if status >= 500 else None  # a 4xx is the caller's doing
+
+
+# Retry-After: delay-seconds, or an HTTP-date (RFC 9110 10.2.3); nothing else is passed on.
+_RETRY_AFTER = re.compile(r"^(\d{1,10}|[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT)$")
 
 
 # aiohttp's failures, most specific first: the first row whose type matches names it.
@@ -123,4 +132,7 @@ class status_as_v1:
         answer = self._rule(error.status, error.body)
         if answer is None:
             return True
+        if answer.status == 503 and error.retry_after is not None:
+            answer = dataclasses.replace(answer, headers=(
+                *answer.headers, ("Retry-After", error.retry_after)))
         raise answer from None

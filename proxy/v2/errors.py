@@ -43,10 +43,18 @@ def upstream_message(body: bytes) -> str:
     return text[:_MAX_MESSAGE]
 
 
+# An upstream (or a gateway before it) that says it cannot answer now: v1's 503, which a
+# client may retry; an upstream 500 is its own failure, and not worth retrying.
+_UNAVAILABLE = frozenset({502, 503, 504})
+
+
 def v1_error_from_upstream(status: int, body: bytes) -> V1Error:
-    """The v1 answer to an upstream error status; 5xx and the unexpected become 500."""
+    """The v1 answer to an upstream error status; 502-504 become 503, other 5xx and the
+    unexpected 500."""
     if status == 401:
         return V1Error(401)  # v1's 401 carried only the standard explanation
+    if status in _UNAVAILABLE:
+        return V1Error(503)
     if status in _RELAYED:
         message = upstream_message(body)
         # A bare upstream error carries only the default text, which v1 printed once.

@@ -103,8 +103,8 @@ def plain(status, text):
          plain(500, "500 Internal Server Error\n\nThe server has either erred or is incapable of "
                "performing the requested operation.\n\n   ")),
         (web.Response(status=502, text="bad gateway"),
-         plain(500, "500 Internal Server Error\n\nThe server has either erred or is incapable of "
-               "performing the requested operation.\n\n   ")),
+         plain(503, "503 Service Unavailable\n\nThe server is currently unavailable. Please "
+               "try again at a later time.\n\n   ")),
         (web.Response(status=200, text="<html>not json</html>"),
          plain(500, "500 Internal Server Error\n\nThe server has either erred or is incapable of "
                "performing the requested operation.\n\n   ")),

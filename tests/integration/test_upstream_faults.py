@@ -54,9 +54,9 @@ def assert_says_nothing_of_the_upstream(body, faulty):
     ("stall_after_headers", (503, UNAVAILABLE)),
     ("reset_mid_body", (500, BROKEN)),
     ("truncated", (500, BROKEN)),
-    ("502", (500, BROKEN)),
-    ("503", (500, BROKEN)),
-    ("504", (500, BROKEN)),
+    ("502", (503, UNAVAILABLE)),  # the upstream says it cannot answer now: a client may retry
+    ("503", (503, UNAVAILABLE)),
+    ("504", (503, UNAVAILABLE)),
     ("not_json", (500, BROKEN)),
     ("no_images", (500, BROKEN)),
     ("image_not_object", (500, BROKEN)),
@@ -70,6 +70,19 @@ async def test_each_upstream_fault_has_its_documented_answer_in_time(proxy, faul
     assert (status, body) == expected
     assert took < TIMEOUT + 0.5
     assert_says_nothing_of_the_upstream(body, faulty)
+
+
+@pytest.mark.parametrize("mode, retry_after", [
+    ("503", "120"), ("503_date", "Fri, 31 Dec 2027 23:59:59 GMT"), ("503_odd", None),
+    ("502", None)])
+async def test_an_unavailable_upstream_is_503_with_its_retry_after_passed_on(
+        proxy, faulty, mode, retry_after):
+    faulty.mode = mode
+    response = await proxy.get("/v1/images/detail",
+                               headers={"X-Auth-Token": TOKEN, "Accept": "text/plain"})
+    assert (response.status, await response.text()) == (503, UNAVAILABLE)
+    assert response.headers.get("Retry-After") == retry_after  # only a well-formed one
+    assert faulty.image_list_requests() == 1  # an answer, not a failure: not retried
 
 
 async def test_a_refused_connection_is_503_after_the_bounded_retries(aiohttp_client):

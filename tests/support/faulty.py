@@ -22,16 +22,20 @@ GOOD_IMAGE = {
 GOOD_LIST = orjson.dumps({"images": [GOOD_IMAGE]})
 
 
-def _response(status: str, body: bytes, length: int | None = None) -> bytes:
+def _response(status: str, body: bytes, length: int | None = None, extra: str = "") -> bytes:
     length = len(body) if length is None else length
-    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra}"
             f"Content-Length: {length}\r\n\r\n").encode() + body
 
 
 MODES = {
     "good": _response("200 OK", GOOD_LIST),
     "502": _response("502 Bad Gateway", b"<html>bad gateway at 10.1.2.3</html>"),
-    "503": _response("503 Service Unavailable", b"down for maintenance"),
+    "503": _response("503 Service Unavailable", b"down for maintenance",
+                     extra="Retry-After: 120\r\n"),
+    "503_date": _response("503 Service Unavailable", b"down",
+                          extra="Retry-After: Fri, 31 Dec 2027 23:59:59 GMT\r\n"),
+    "503_odd": _response("503 Service Unavailable", b"down", extra="Retry-After: soon-ish\r\n"),
     "504": _response("504 Gateway Timeout", b"timeout"),
     "not_json": _response("200 OK", b"<html>certainly not json</html>"),
     "no_images": _response("200 OK", b'{"imagez": []}'),
