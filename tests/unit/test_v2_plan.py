@@ -190,7 +190,8 @@ def test_other_upstream_errors_keep_their_status_and_message():
     error = paging.error(403, b'{"message": "You are not authorized to complete get_images action."}')
     assert (error.status, error.detail) == (403, "You are not authorized to complete get_images action.")
     assert paging.error(401, b"whatever").status == 401
-    assert paging.error(502, b"<html>bad gateway</html>").status == 500
+    assert paging.error(502, b"<html>bad gateway</html>").status == 503
+    assert paging.error(500, b"<html>oops</html>").status == 500
 
 
 # An admin's list: docs/v1-api.md#23-is_public-and-the-admins-view (table "caller / is_public
