@@ -20,7 +20,7 @@ from proxy.shell.image_reads import page_through
 from proxy.shell.requests import Caller, caller
 from proxy.shell.upstream_errors import status_as_v1
 from proxy.v1.errors import V1Error, nested
-from proxy.v2.answers import image_of, member_ids_of
+from proxy.v2.answers import image_of, member_ids_of, oldest_membership_first
 from proxy.v2.errors import (v1_error_for_member_add, v1_error_for_member_removal,
                              v1_error_for_members)
 from proxy.v2.plan import SHARED_IMAGES, ListPaging
@@ -98,9 +98,9 @@ async def shared_images(request: web.Request) -> web.Response:
     await page_through(paging, who, request.app[LISTING_MEMO])
     ids = [image.v2["id"] for image in paging.images]
     with status_as_v1():
-        shared = await who.upstream.shared_with(ids, member)
+        made_at = await who.upstream.shared_with(ids, member)
     return _json({"shared_images": [{"image_id": i, "can_share": False}
-                                    for i in ids if i in shared]})
+                                    for i in oldest_membership_first(ids, made_at)]})
 
 
 async def _shareable(who: Caller, image: dict) -> dict:

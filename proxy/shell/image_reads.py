@@ -70,8 +70,7 @@ async def page_through(paging: ListPaging, who: Caller, memo: ListingMemo) -> No
         while params is not None:
             page = memo.page(await who.upstream.list_images(params))
             to_check = paging.membership_to_check(page)
-            shared = frozenset() if to_check is None else await who.upstream.shared_with(
-                *to_check)
+            shared = {} if to_check is None else await who.upstream.shared_with(*to_check)
             params = paging.feed(page, shared)
 
 

@@ -25,6 +25,7 @@ from proxy import __version__
 from proxy.config import UpstreamSettings
 from proxy.shell.upstream_errors import (UpstreamBroken, UpstreamError, UpstreamStatus,
                                          UpstreamUnreachable, transport_failures_named)
+from proxy.v2.answers import member_made_at
 from proxy.v2.versions import newest_v2_version
 from proxy.v2.writes import PATCH_CONTENT_TYPE
 
@@ -227,26 +228,29 @@ class UpstreamHandle:
         with self._upstream.observed("remove_member"):
             await self._send("DELETE", self._image_url(image_id) / "members" / member, 204)
 
-    async def shared_with(self, image_ids, project: str) -> frozenset[str]:
-        """Which of ``image_ids`` have ``project`` as a member, in any member status."""
+    async def shared_with(self, image_ids, project: str) -> dict[str, str]:
+        """Which of ``image_ids`` have ``project`` as a member, in any member status, each
+        with when that membership was made (v2's ``created_at``; "" if it says none)."""
         upstream = self._upstream
 
-        async def is_member(image_id: str) -> bool:
+        async def membership(image_id: str) -> str | None:
             url = self._image_url(image_id) / "members" / project
             async with upstream.member_lookups:
                 with upstream.observed("member"):
                     answer = await self.get(url)
-            if answer.status != 404:
-                answer.raise_for_status()
-            return answer.status == 200
+            if answer.status == 404:
+                return None
+            answer.raise_for_status()
+            return member_made_at(_json(answer.body))
 
         # a TaskGroup: when one look-up fails, the others are cancelled, not left running
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(is_member(image_id)) for image_id in image_ids]
+                tasks = [group.create_task(membership(image_id)) for image_id in image_ids]
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None  # the first failure, as one error
-        return frozenset(i for i, task in zip(image_ids, tasks) if task.result())
+        return {i: task.result() for i, task in zip(image_ids, tasks)
+                if task.result() is not None}
 
     async def get(self, url: URL, params=()) -> Answer:
         """A GET's answer (its body bounded), tried again after connection failures."""

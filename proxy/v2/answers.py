@@ -25,6 +25,24 @@ def _check_image(image: object) -> None:
         raise UpstreamShapeError("an image is not an object with an id")
 
 
+def member_made_at(body: object) -> str:
+    """When a ``GET /v2/images/{id}/members/{member}`` membership was made (its
+    ``created_at``; "" when the body has none: it then sorts first)."""
+    if not isinstance(body, dict) or not isinstance(body.get("member_id"), str):
+        raise UpstreamShapeError("the membership is not what v2 sends")
+    made = body.get("created_at")
+    return made if isinstance(made, str) else ""
+
+
+def oldest_membership_first(image_ids: list[str], made_at: dict[str, str]) -> list[str]:
+    """The images of ``image_ids`` (in v2's order: newest image first) that ``made_at``
+    holds, in the order their memberships were made, as v1 listed a tenant's shared images
+    (docs/v1-api.md#5-members); memberships made within the same second (v2's precision)
+    keep the older image first."""
+    shared = [image_id for image_id in reversed(image_ids) if image_id in made_at]
+    return sorted(shared, key=made_at.__getitem__)
+
+
 def member_ids_of(body: object) -> list[str]:
     """The member ids of a ``GET /v2/images/{id}/members`` body."""
     members = body.get("members") if isinstance(body, dict) else None

@@ -9,6 +9,7 @@ page (docs/v2-upstream.md#97-pagination-and-markers, docs/v1-api.md#72-image-lis
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,7 +62,7 @@ class Narrowing:
         return (self.as_user_of is not None and image.get("visibility") == "shared"
                 and image.get("owner") != self.as_user_of)
 
-    def keeps(self, image: dict, shared_with_caller: frozenset[str]) -> bool:
+    def keeps(self, image: dict, shared_with_caller: Container[str]) -> bool:
         visibility = image.get("visibility")
         if self.as_user_of is not None and not (
             visibility == "public" or image.get("owner") == self.as_user_of
@@ -180,7 +181,7 @@ class ListPaging:
         ids = [image.v2["id"] for image in page.images if narrowing.needs_membership(image.v2)]
         return (ids, narrowing.as_user_of) if ids else None
 
-    def feed(self, page: ListPage, shared_with_caller: frozenset[str] = frozenset()
+    def feed(self, page: ListPage, shared_with_caller: Container[str] = frozenset()
              ) -> Params | None:
         """Take one v2 answer (and which of its images are shared with the caller, as
         asked by membership_to_check); return the next request, or None when done."""

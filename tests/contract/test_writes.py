@@ -203,6 +203,25 @@ def members_of(proxy, image_id, tok=WRITER):
     return json.loads(body)["members"]
 
 
+def test_shared_images_are_listed_in_the_order_their_memberships_were_made(
+        proxy, backend, cleanup):
+    # v1 listed a member's shared images oldest membership first (docs/v1-api.md#5-members);
+    # v2 keeps a membership's time to the second, hence the pauses
+    ids = []
+    for name in ("order-x", "order-y", "order-z"):
+        _, _, body = create(proxy, name=name)
+        ids.append(json.loads(body)["image"]["id"])
+        cleanup.append(ids[-1])
+    x, y, z = ids
+    for n, image_id in enumerate((y, z, x)):
+        if n:
+            time.sleep(1.1)
+        assert send(proxy, "PUT", f"/v1/images/{image_id}/members/projO")[0] == 204
+    status, _, body = send(proxy, "GET", "/v1/shared-images/projO")
+    assert (status, json.loads(body)) == (200, {"shared_images": [
+        {"image_id": i, "can_share": False} for i in (y, z, x)]})
+
+
 def test_sharing_a_private_image_with_a_member_then_unsharing_it(proxy, backend, cleanup):
     _, _, body = create(proxy, name="to-share")
     image_id = json.loads(body)["image"]["id"]
