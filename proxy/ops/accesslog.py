@@ -21,12 +21,18 @@ UPSTREAM_CALLS: contextvars.ContextVar[list | None] = contextvars.ContextVar(
 # What the access line reads of each request, set by the app's middleware.
 REQUEST_ID = web.RequestKey("request_id", str)
 UPSTREAM_CALLS_KEY = web.RequestKey("upstream_calls", list)
+# the route a request was given to when it is not the router's own match (v1's media-type
+# versioning routes an unprefixed path by its Accept header)
+ROUTE = web.RequestKey("route", str)
 
 ACCESS_LOG = logging.getLogger("proxy.access")
 
 
 def route_of(request: web.BaseRequest) -> str:
     """The route pattern (``/v1/images/{image_id}``), bounded for logs and metrics."""
+    route = request.get(ROUTE)
+    if route is not None:
+        return route
     match_info = getattr(request, "match_info", None)
     resource = getattr(getattr(match_info, "route", None), "resource", None)
     return resource.canonical if resource is not None else "unmatched"

@@ -24,8 +24,8 @@ from proxy.ops import health
 from proxy.ops.accesslog import UPSTREAM_CALLS, route_of
 from proxy.ops.metrics import Metrics
 from proxy.shell import image_members, image_reads, image_writes, versions
-from proxy.shell.appkeys import (LISTING_MEMO, KEYSTONE, METRICS, REQUEST_ID, SETTINGS, UPSTREAM,
-                                 UPSTREAM_CALLS_KEY, VERSIONS)
+from proxy.shell.appkeys import (KEYSTONE, LISTING_MEMO, METRICS, REQUEST_ID, ROUTE, SETTINGS,
+                                 UPSTREAM, UPSTREAM_CALLS_KEY, VERSIONS)
 from proxy.shell.keystone import Keystone
 from proxy.shell.listing_memo import ListingMemo
 from proxy.shell.readiness import VersionWatch
@@ -155,6 +155,8 @@ async def v1_answers(request: web.Request, handler) -> web.StreamResponse:
     request[UPSTREAM_CALLS_KEY] = calls = []
     UPSTREAM_CALLS.set(calls)
     metrics = request.app[METRICS]
+    if request.headers.get("Accept", "").startswith(_MEDIA_TYPE):
+        handler = await _by_media_type(request)
     route = route_of(request)
     started = time.monotonic()
     metrics.in_flight += 1
@@ -166,6 +168,31 @@ async def v1_answers(request: web.Request, handler) -> web.StreamResponse:
         metrics.request_done(route, request.method, response.status,
                              time.monotonic() - started, request.headers.get("User-Agent"))
     return response
+
+
+# v1's media-type versioning (docs/v1-api.md#12-prefix-handling): an Accept header that
+# starts with this names the version, and the path is taken as it is, under that version.
+_MEDIA_TYPE = "application/vnd.openstack.images-"
+_V1_TOKENS = ("v1", "v1.0", "v1.1")
+# paths answered before (versions) or outside (the proxy's own) v1's negotiation
+_NOT_NEGOTIATED = ("versions", "healthz", "readyz", "metrics")
+
+
+async def _by_media_type(request: web.Request):
+    """The handler v1 gave a request whose Accept header names a version: the rest of the
+    header value is the version, as it stands; v1 puts the path under /v1, anything else
+    gets the version document (300). The request keeps its own path; the v1 route's
+    parameters join its match_info, and its pattern is what logs and metrics see."""
+    if request.path.split("/", 2)[1] in _NOT_NEGOTIATED:
+        return request.match_info.handler
+    if request.headers["Accept"][len(_MEDIA_TYPE):] not in _V1_TOKENS:
+        return versions.multiple_choices
+    as_v1 = request.clone(rel_url=request.rel_url.with_path("/v1" + request.rel_url.path))
+    match = await request.app.router.resolve(as_v1)
+    request.match_info.update(match)
+    resource = match.route.resource if match.http_exception is None else None
+    request[ROUTE] = resource.canonical if resource is not None else "unmatched"
+    return match.handler
 
 
 async def _answer(request: web.Request, handler, request_id: str) -> web.StreamResponse:

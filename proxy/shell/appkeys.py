@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from proxy.config import Settings
-from proxy.ops.accesslog import REQUEST_ID, UPSTREAM_CALLS_KEY
+from proxy.ops.accesslog import REQUEST_ID, ROUTE, UPSTREAM_CALLS_KEY
 from proxy.ops.metrics import Metrics
 from proxy.shell.keystone import Keystone
 from proxy.shell.listing_memo import ListingMemo
@@ -21,4 +21,4 @@ METRICS = web.AppKey("metrics", Metrics)
 LISTING_MEMO = web.AppKey("listing_memo", ListingMemo)
 
 __all__ = ["SETTINGS", "UPSTREAM", "VERSIONS", "KEYSTONE", "METRICS", "LISTING_MEMO", "REQUEST_ID",
-           "UPSTREAM_CALLS_KEY"]
+           "ROUTE", "UPSTREAM_CALLS_KEY"]

@@ -50,6 +50,41 @@ async def test_versions_answers_200_to_any_method_and_suffix(client, method, pat
     assert orjson.loads(await response.read()) == document(base_of(client))
 
 
+V1_MEDIA = "application/vnd.openstack.images-"
+
+
+@pytest.mark.parametrize("version", ["v1", "v1.1", "v1.0"])
+async def test_an_accept_header_naming_v1_serves_an_unprefixed_path_as_v1(client, version):
+    # v1's media-type versioning (docs/v1-api.md#12-prefix-handling): GET /images is the
+    # v1 summary list, as GET /v1/images
+    as_v1 = await client.get("/v1/images")
+    response = await client.get("/images", headers={"Accept": V1_MEDIA + version})
+    assert (response.status, response.headers["Content-Type"]) == (200, "application/json")
+    assert orjson.loads(await response.read()) == orjson.loads(await as_v1.read())
+    detail = await client.get("/images/detail?limit=1", headers={"Accept": V1_MEDIA + version})
+    assert detail.status == 200 and len(orjson.loads(await detail.read())["images"]) == 1
+    metrics = await (await client.get("/metrics")).text()  # counted as the v1 routes they are
+    assert 'image_v1_proxy_legacy_requests_total{client="python",route="/v1/images/detail"}' \
+        in metrics
+
+
+async def test_under_media_type_versioning_the_path_is_not_popped_and_routes_apply(client):
+    # the URL is taken as it stands: /v1/images becomes /v1/v1/images, which v1 had not
+    accept = {"Accept": V1_MEDIA + "v1"}
+    assert (await client.get("/v1/images", headers=accept)).status == 404
+    response = await client.request("PATCH", "/images", headers=accept)
+    assert (response.status, response.headers["Allow"]) == (405, "GET, POST")
+    assert (await client.get("/versions", headers=accept)).status == 200  # asked before
+
+
+@pytest.mark.parametrize("accept", [V1_MEDIA + "v2", V1_MEDIA + "v1, */*", V1_MEDIA])
+async def test_an_accept_header_naming_no_v1_version_is_300(client, accept):
+    for path in ("/images", "/v1/images"):
+        response = await client.get(path, headers={"Accept": accept})
+        assert response.status == 300
+        assert orjson.loads(await response.read()) == document(base_of(client))
+
+
 async def test_head_on_the_root_is_300_without_a_body(client):
     response = await client.head("/")
     assert response.status == 300 and await response.read() == b""
