@@ -25,8 +25,10 @@ from proxy.v2.errors import (v1_error_for_member_add, v1_error_for_member_remova
                              v1_error_for_members)
 from proxy.v2.plan import SHARED_IMAGES, ListPaging
 
-_CAN_SHARE = V1Error(400, detail="can_share is not available: the v2 image service behind "
-                     "this proxy has no sharing by members. Nothing was changed.")
+# The proxy's own refusals (v1 had no such cases) carry their message as the explanation,
+# as v1's own member refusals did.
+_CAN_SHARE = V1Error(400, explanation="can_share is not available: the v2 image service "
+                     "behind this proxy has no sharing by members. Nothing was changed.")
 
 
 async def list_members(request: web.Request) -> web.Response:
@@ -107,9 +109,9 @@ async def _shareable(who: Caller, image: dict) -> dict:
     """The image, made ``shared`` if it was private (v2 keeps members only then)."""
     visibility = image.get("visibility")
     if visibility in ("public", "community"):
-        raise V1Error(409, detail=f"Image {image['id']} is {visibility}: the v2 image service "
-                      "keeps members only for shared images, and making it shared would "
-                      "take it from everyone else. Nothing was changed.")
+        raise V1Error(409, explanation=f"Image {image['id']} is {visibility}: the v2 image "
+                      "service keeps members only for shared images, and making it shared "
+                      "would take it from everyone else. Nothing was changed.")
     if visibility == "private":
         with status_as_v1(partial(v1_error_for_members, image["id"])):
             image = image_of(await who.upstream.update_image(
@@ -150,12 +152,14 @@ async def _json_body(request: web.Request, *, required: bool):
     data = await request.read()
     if not data:
         if required:
-            raise V1Error(400, detail="A JSON body is required: {\"memberships\": [...]}")
+            raise V1Error(400, explanation="A JSON body is required: "
+                          "{\"memberships\": [...]}")
         return None
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        raise V1Error(400, detail="Malformed JSON in request body.") from None
+        # v1's JSONRequestDeserializer: HTTPBadRequest(explanation=msg)
+        raise V1Error(400, explanation="Malformed JSON in request body.") from None
 
 
 def _json(document: dict) -> web.Response:

@@ -93,8 +93,8 @@ async def update_image(request: web.Request) -> web.Response:
     if with_data and not queued:
         raise V1Error(409, detail="Cannot upload to an unqueued image")
     if source is not None and not queued:
-        raise V1Error(400, detail="Attempted to update Location field for an image not in "
-                      "queued status.")
+        raise V1Error(400, explanation="Attempted to update Location field for an image "
+                      "not in queued status.")
     fields = {**_v1_formats(image), **meta.fields}
     if with_data:
         _check_upload(request, fields)
@@ -149,7 +149,7 @@ def _v1_formats(image: dict) -> dict:
 def _check_upload(request: web.Request, fields: dict) -> None:
     """What v1 required of a request carrying image data (docs/v1-api.md#42-create)."""
     if request.content_type != "application/octet-stream":
-        raise V1Error(400, detail="Content-Type must be application/octet-stream")
+        raise V1Error(400, explanation="Content-Type must be application/octet-stream")
     _check_formats(fields)
 
 
@@ -170,9 +170,9 @@ async def _import(who: Caller, image_id: str, uri: str) -> None:
 
 def _check_formats(fields: dict) -> None:
     if fields.get("disk_format") is None:
-        raise V1Error(400, detail="Disk format is not specified.")
+        raise V1Error(400, explanation="Disk format is not specified.")
     if fields.get("container_format") is None:
-        raise V1Error(400, detail="Container format is not specified.")
+        raise V1Error(400, explanation="Container format is not specified.")
 
 
 class _Received:
@@ -208,17 +208,18 @@ async def _upload(request: web.Request, who: Caller, image_id: str,
                                                  request.content_length)
     except UpstreamError:
         if received.broken:
-            raise V1Error(400, detail="Client disconnected before sending all data to "
-                          "backend") from None
+            raise V1Error(400, explanation="Client disconnected before sending all data "
+                          "to backend") from None
         raise
     if received.broken:  # the upstream took a short body: it must not stay
-        raise V1Error(400, detail="Client disconnected before sending all data to backend")
+        raise V1Error(400, explanation="Client disconnected before sending all data to "
+                      "backend")
     fields = meta.fields
     for key, announced, actual in (("size", fields.get("size"), received.size),
                                    ("checksum", fields.get("checksum"),
                                     received.md5.hexdigest())):
         if announced is not None and announced != actual:
-            return V1Error(400, detail=(
+            return V1Error(400, explanation=(
                 f"Supplied {key} ({announced}) and {key} generated from uploaded image "
                 f"({actual}) did not match. The image was deleted."))
     return None

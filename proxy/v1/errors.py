@@ -12,10 +12,9 @@ registry's own plain-text body, flattened onto one line, becomes the explanation
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass
-
-import orjson
 
 TITLES = {
     400: "Bad Request",
@@ -100,6 +99,11 @@ _BR = re.compile(r"<br.*?>", re.I | re.S)
 _TAG = re.compile(r"<.*?>", re.S)
 
 
+def _html_escape(text: str) -> str:
+    """WebOb's ``html_escape``: quotes too, and every non-ASCII character as ``&#N;``."""
+    return html.escape(text, True).encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
 def _template(error: V1Error, escape=lambda text: text) -> str:
     explanation, detail = escape(error.explanation_text()), escape(error.detail)
     if error.status == 405:  # WebOb's 405 has a template of its own
@@ -115,7 +119,7 @@ def plain_body(error: V1Error) -> str:
 
 
 def html_body(error: V1Error) -> str:
-    body = _template(error, html.escape)
+    body = _template(error, _html_escape)
     return (
         f"<html>\n <head>\n  <title>{error.status_line}</title>\n </head>\n <body>\n"
         f"  <h1>{error.status_line}</h1>\n  {body}\n </body>\n</html>"
@@ -123,13 +127,14 @@ def html_body(error: V1Error) -> str:
 
 
 def json_body(error: V1Error) -> bytes:
-    return orjson.dumps(
+    # WebOb's json.dumps: ", " and ": " between items, non-ASCII as \uXXXX
+    return json.dumps(
         {
             "message": _template(error),
             "code": error.status_line,
             "title": TITLES.get(error.status, "Error"),
         }
-    )
+    ).encode("ascii")
 
 
 def render(error: V1Error, accept: str | None) -> tuple[str, bytes]:

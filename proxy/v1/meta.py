@@ -90,16 +90,19 @@ def _integer(key: str, value: str | None) -> int | None:
         raise _invalid(key, value,
                        f"Cannot convert image {key} '{value}' to an integer.") from None
     if number < 0:
-        raise _invalid(key, value, "Cannot be a negative value.")
+        # v1 named the converted number here (``-007`` is ``'-7'``), the raw text above
+        raise _invalid(key, str(number), "Cannot be a negative value.")
     return number
 
 
 def _invalid(key: str, value: str, why: str) -> V1Error:
+    # v1's InvalidParameterValue, raised with explanation=e.msg (images.py ImageDeserializer)
     return V1Error(400, explanation=f"Invalid value '{value}' for parameter '{key}': {why}")
 
 
 def _validate(fields: dict) -> None:
-    """v1's validate_image_meta (images.py:69-143)."""
+    """v1's validate_image_meta (images.py:69-143), in its order: formats, times, name,
+    checksum. Every message is the explanation (``HTTPBadRequest(explanation=msg)``)."""
     disk, container = fields.get("disk_format"), fields.get("container_format")
     if disk is not None and disk not in DISK_FORMATS:
         raise V1Error(400, explanation=f"Invalid disk format '{disk}' for image.")
@@ -114,6 +117,11 @@ def _validate(fields: dict) -> None:
                 "Invalid mix of disk and container formats. When setting a disk or container "
                 "format to one of 'aki', 'ari', or 'ami', the container and disk formats must "
                 "match."))
+    for key in ("created_at", "updated_at", "deleted_at"):
+        value = fields.get(key)
+        moment = parse_iso8601(value) if value is not None else None
+        if value is not None and (moment is None or moment.year < 1900):
+            raise V1Error(400, explanation=f"Invalid time format for {key}.")
     name = fields.get("name")
     if name is not None and len(name) > 255:
         raise V1Error(400, explanation=f"Image name too long: {len(name)}")
@@ -121,8 +129,3 @@ def _validate(fields: dict) -> None:
     if checksum is not None and len(checksum) > 32:
         raise V1Error(400, explanation=f"Invalid checksum '{checksum}': can't exceed 32 "
                       "characters")
-    for key in ("created_at", "updated_at", "deleted_at"):
-        value = fields.get(key)
-        moment = parse_iso8601(value) if value is not None else None
-        if value is not None and (moment is None or moment.year < 1900):
-            raise V1Error(400, explanation=f"Invalid time format for {key}.")

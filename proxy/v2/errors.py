@@ -78,9 +78,10 @@ def v1_error_for_image(image_id: str, status: int, body: bytes) -> V1Error:
 
 
 def v1_error_for_delete(image_id: str, status: int, body: bytes) -> V1Error:
-    """A refused delete: a protected image in v1's words (docs/v1-api.md#44-delete)."""
+    """A refused delete: a protected image in v1's words (docs/v1-api.md#44-delete), the
+    message as the explanation (v1: ``HTTPForbidden(explanation=msg)``)."""
     if status == 403 and "protected" in upstream_message(body):
-        return V1Error(403, detail="Image is protected")
+        return V1Error(403, explanation="Image is protected")
     return v1_error_for_image(image_id, status, body)
 
 

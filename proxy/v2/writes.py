@@ -41,19 +41,31 @@ def create_body(meta: ImageMeta, *, not_public: str) -> dict:
 
 def external_source(meta: ImageMeta, copy_from: str | None, with_data: bool) -> str | None:
     """The URI of v1's external source (``x-glance-api-copy-from`` or
-    ``x-image-meta-location``), checked as v1 checked it; None when there is none."""
-    location = meta.fields.get("location")
-    if copy_from is not None and not copy_from:
-        raise V1Error(400, detail="External source should not be empty")
+    ``x-image-meta-location``), checked as v1 checked it; None when there is none.
+
+    v1 (images.py ``_external_source``, ``_validate_source``, ``_handle_source``) checked
+    the one source it read, the location before copy-from, then refused more than one
+    source; every message is the explanation."""
+    fields = meta.fields
+    location = fields.get("location")
+    if "location" in fields:  # an empty x-image-meta-location too
+        named = location
+    elif copy_from is not None:
+        named = copy_from
+    else:
+        return None
+    if not named:
+        raise V1Error(400, explanation="External source should not be empty")
+    if not named.lower().startswith(("http://", "https://")):
+        raise V1Error(400, explanation=f"External sources are not supported: '{named}'")
     if sum(1 for source in (with_data, copy_from, location) if source) > 1:
-        raise V1Error(400, detail="It's invalid to provide multiple image sources.")
-    uri = copy_from or location
-    if uri is not None and not uri.lower().startswith(("http://", "https://")):
-        raise V1Error(400, detail=f"External sources are not supported: '{uri}'")
-    return uri
+        raise V1Error(400, explanation="It's invalid to provide multiple image sources.")
+    return copy_from or location
 
 
-NO_WEB_DOWNLOAD = V1Error(400, detail=(
+# The proxy's own refusal (v1 had no such case), worded as v1 worded its source refusals:
+# the message is the explanation.
+NO_WEB_DOWNLOAD = V1Error(400, explanation=(
     "External image sources (x-image-meta-location, x-glance-api-copy-from) are copied by "
     "the v2 image service's web-download import, which the one behind this proxy does not "
     "offer. Upload the data instead. Nothing was created."))
@@ -67,13 +79,16 @@ def update_patch(image: dict, meta: ImageMeta, *, purge: bool, not_public: str,
     _check_properties(meta)
     fields = meta.fields
     status = image.get("status")
-    for key in ("status", "id"):
-        if fields.get(key) is not None and fields[key] != image.get(key):
-            raise V1Error(403, detail=f"Forbidden to modify '{key}' of image.")
+    # v1's order and words (images.py update: ACTIVE_IMMUTABLE, then IMMUTABLE), each
+    # message the explanation
     if status in ("active", "deactivated"):
         for key in ("size", "checksum"):
             if fields.get(key) is not None and fields[key] != image.get(key):
-                raise V1Error(403, detail=f"Forbidden to modify '{key}' of {status} image.")
+                raise V1Error(403, explanation=f"Forbidden to modify '{key}' of {status} "
+                              "image.")
+    for key in ("status", "id"):
+        if fields.get(key) is not None and fields[key] != image.get(key):
+            raise V1Error(403, explanation=f"Forbidden to modify '{key}' of image.")
     patch = []
     for key in _PLAIN:
         if key in fields and fields[key] is not None and fields[key] != image.get(key):
@@ -107,5 +122,7 @@ def _op(op: str, key: str, value=None) -> dict:
 def _check_properties(meta: ImageMeta) -> None:
     for key in meta.properties:
         if key in _RESERVED or key.startswith("os_glance"):
-            raise V1Error(400, detail=f"Property '{key}' is reserved by the v2 image service "
-                          "behind this proxy and cannot be set as a custom property.")
+            # the proxy's own refusal, with the message as the explanation, as v1's
+            # property refusals had it
+            raise V1Error(400, explanation=f"Property '{key}' is reserved by the v2 image "
+                          "service behind this proxy and cannot be set as a custom property.")

@@ -5,6 +5,7 @@ update with v1's purge rules, delete, and nothing half-made left behind
 from __future__ import annotations
 
 import hashlib
+import html
 import http.server
 import json
 import socket
@@ -18,6 +19,7 @@ import pytest
 
 from tests.support.catalogue import V2Api, token
 from tests.support.contract import V1_TIME
+from tests.support.webob_bodies import ACCEPTS, SIZE_OF_ACTIVE_IMAGE
 
 WRITER = token("projW")  # a project of its own: nothing here shows in the read tests
 DATA = bytes(range(256)) * 64  # 16 KiB
@@ -368,3 +370,103 @@ def test_an_image_declared_empty_is_active_at_once_as_in_v1(proxy, backend, clea
     cleanup.append(image["id"])
     assert (image["status"], image["size"]) == ("active", 0)
     assert send(proxy, "GET", f"/v1/images/{image['id']}")[::2] == (200, b"")
+
+
+# Errors the proxy makes itself, as v1 built them (issue 13, item 6): Glance v1 raised most
+# of its own refusals as HTTPxxx(explanation=msg), the message in place of WebOb's default
+# explanation (glance/api/v1/images.py, upload_utils.py, glance/common/wsgi.py at 16.0.1),
+# and a few as HTTPxxx(msg), the message after it (docs/v1-api.md#61-error-bodies).
+
+
+WEBOB_DEFAULTS = {  # WebOb's titles and default explanations
+    400: ("Bad Request", "The server could not comply with the request since it is either "
+          "malformed or otherwise incorrect."),
+    403: ("Forbidden", "Access was denied to this resource."),
+    409: ("Conflict", "There was a conflict when trying to complete your request."),
+}
+
+
+def v1_error(accept, status, *, explanation=None, detail=""):
+    """(Content-Type, body) v1 answered: WebOb 1.7.4's templates, body
+    ``${explanation}<br /><br />\\n${detail}\\n${html_comment}\\n`` in its plain-text, HTML and
+    JSON pages."""
+    title, default = WEBOB_DEFAULTS[status]
+    line, explanation = f"{status} {title}", default if explanation is None else explanation
+    body = f"{explanation}<br /><br />\n{detail}\n\n"
+    if accept is None:  # line breaks become spaces, then each <br /> a line break
+        text = body.replace("\n", " ").replace("<br />", "\n")
+        return "text/plain; charset=UTF-8", f"{line}\n\n{text}".encode()
+    if accept == "*/*":
+        return "text/html; charset=UTF-8", (
+            f"<html>\n <head>\n  <title>{line}</title>\n </head>\n <body>\n  <h1>{line}</h1>\n"
+            f"  {html.escape(explanation)}<br /><br />\n{html.escape(detail)}\n\n\n </body>\n"
+            "</html>").encode()
+    return "application/json", json.dumps({"message": body, "code": line,
+                                           "title": title}).encode()
+
+
+def test_the_v1_template_gives_the_bytes_v1_sent():
+    # WebOb 1.7.4's answers to HTTPForbidden(explanation=...), as the issue quotes them
+    message = "Forbidden to modify 'size' of active image."
+    assert [v1_error(accept, 403, explanation=message)
+            for accept in ACCEPTS] == SIZE_OF_ACTIVE_IMAGE
+    assert v1_error(None, 400, detail="Bad value passed to filter min_ram got -1") == (
+        "text/plain; charset=UTF-8",
+        b"400 Bad Request\n\nThe server could not comply with the request since it is either "
+        b"malformed or otherwise incorrect.\n\n Bad value passed to filter min_ram got -1  ")
+
+
+def test_the_errors_the_proxy_makes_are_v1s_bodies_in_every_accept_form(proxy, backend,
+                                                                         cleanup):
+    status, _, body = create(proxy, name="active-empty", size=0, disk_format="raw",
+                             container_format="bare")
+    assert status == 201, body
+    active = json.loads(body)["image"]["id"]
+    cleanup.append(active)
+    status, _, body = create(proxy, name="kept", protected="True")
+    assert status == 201, body
+    kept = json.loads(body)["image"]["id"]
+    cleanup.append(kept)
+    octets = {"Content-Type": "application/octet-stream"}
+    cases = [  # (method, path, headers, data), then what v1 raised
+        (("PUT", f"/v1/images/{active}", {"x-image-meta-size": "5"}, None),
+         (403, {"explanation": "Forbidden to modify 'size' of active image."})),
+        (("PUT", f"/v1/images/{active}", {"x-image-meta-checksum": "0" * 32}, None),
+         (403, {"explanation": "Forbidden to modify 'checksum' of active image."})),
+        (("PUT", f"/v1/images/{active}", {"x-image-meta-location": "http://example.com/x"},
+          None),
+         (400, {"explanation": "Attempted to update Location field for an image not in "
+                               "queued status."})),
+        (("PUT", f"/v1/images/{active}", octets, b"more"),
+         (409, {"detail": "Cannot upload to an unqueued image"})),
+        (("DELETE", f"/v1/images/{kept}", {}, None),
+         (403, {"explanation": "Image is protected"})),
+        (("POST", "/v1/images", {"x-image-meta-disk_format": "bogus"}, None),
+         (400, {"explanation": "Invalid disk format 'bogus' for image."})),
+        (("POST", "/v1/images", {"x-image-meta-min_ram": "-1"}, None),
+         (400, {"explanation": "Invalid value '-1' for parameter 'min_ram': Cannot be a "
+                               "negative value."})),
+        (("GET", "/v1/images?min_ram=-1", {}, None),
+         (400, {"detail": "Bad value passed to filter min_ram got -1"})),
+        (("POST", "/v1/images", {"x-image-meta-name": "no-formats", **octets}, DATA),
+         (400, {"explanation": "Disk format is not specified."})),
+        (("POST", "/v1/images", {"x-image-meta-disk_format": "raw", **octets}, DATA),
+         (400, {"explanation": "Container format is not specified."})),
+        (("POST", "/v1/images", {"x-image-meta-disk_format": "raw",
+                                 "x-image-meta-container_format": "bare",
+                                 "Content-Type": "text/plain"}, DATA),
+         (400, {"explanation": "Content-Type must be application/octet-stream"})),
+        (("POST", "/v1/images", {"x-glance-api-copy-from": "file:///etc/passwd"}, None),
+         (400, {"explanation": "External sources are not supported: 'file:///etc/passwd'"})),
+        (("PUT", f"/v1/images/{active}/members/projM", {"Content-Type": "application/json"},
+          b"{not json"),
+         (400, {"explanation": "Malformed JSON in request body."})),
+    ]
+    before = upstream_names(backend)
+    for (method, path, headers, data), (status, raised) in cases:
+        for accept in ACCEPTS:
+            sent = {**headers, **({"Accept": accept} if accept else {})}
+            answer, answer_headers, body = send(proxy, method, path, sent, data)
+            assert (answer, answer_headers["Content-Type"], body) == (
+                status, *v1_error(accept, status, **raised)), (method, path, headers, accept)
+    assert upstream_names(backend) == before  # nothing made, nothing lost

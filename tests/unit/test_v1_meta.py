@@ -5,6 +5,7 @@ import pytest
 
 from proxy.v1.errors import V1Error, plain_body
 from proxy.v1.meta import bool_from_string, parse_image_meta, purge_requested
+from tests.support.webob_bodies import proxy_answers, webob_answers
 
 
 def test_names_are_case_and_dash_blind_properties_lowercased_values_percent_decoded():
@@ -55,6 +56,59 @@ def test_refusals_in_v1s_words(headers, text):
     with pytest.raises(V1Error) as refused:
         parse_image_meta(headers)
     assert plain_body(refused.value) == text
+
+
+# glance/common/utils.py get_image_meta_from_headers (16.0.1): Bad header positional (the
+# detail); the integers' InvalidParameterValue and validate_image_meta's refusals as
+# HTTPBadRequest(explanation=...) (glance/api/v1/images.py)
+@pytest.mark.parametrize("headers, raised", [
+    ([("x-image-meta-foo", "1")], {"detail": "Bad header: x-image-meta-foo"}),
+    ([("x-image-meta-min_ram", "-1")], {"explanation": "Invalid value '-1' for parameter "
+                                        "'min_ram': Cannot be a negative value."}),
+    ([("x-image-meta-disk_format", "bogus")],
+     {"explanation": "Invalid disk format 'bogus' for image."}),
+    ([("x-image-meta-checksum", "c" * 33)],
+     {"explanation": f"Invalid checksum '{'c' * 33}': can't exceed 32 characters"}),
+])
+def test_refusals_render_as_v1_rendered_them_in_every_form(headers, raised):
+    with pytest.raises(V1Error) as refused:
+        parse_image_meta(headers)
+    assert proxy_answers(refused.value) == webob_answers(400, **raised)
+
+
+def test_a_bogus_disk_format_is_v1s_body_in_every_form():
+    # issue 13, item 6: the bytes v1 (WebOb 1.7.4) answered
+    with pytest.raises(V1Error) as refused:
+        parse_image_meta([("x-image-meta-disk_format", "bogus")])
+    assert proxy_answers(refused.value) == [
+        ("text/plain; charset=UTF-8",
+         b"400 Bad Request\n\nInvalid disk format 'bogus' for image.\n\n   "),
+        ("text/html; charset=UTF-8",
+         b"<html>\n <head>\n  <title>400 Bad Request</title>\n </head>\n <body>\n"
+         b"  <h1>400 Bad Request</h1>\n  Invalid disk format &#x27;bogus&#x27; for image."
+         b"<br /><br />\n\n\n\n </body>\n</html>"),
+        ("application/json",
+         b'{"message": "Invalid disk format \'bogus\' for image.<br /><br />\\n\\n\\n", '
+         b'"code": "400 Bad Request", "title": "Bad Request"}'),
+    ]
+
+
+def test_a_negative_value_is_named_as_the_number_v1_converted():
+    # v1 formatted the int it had converted: '-007' is '-7'
+    with pytest.raises(V1Error) as refused:
+        parse_image_meta([("x-image-meta-size", "-007")])
+    assert refused.value == V1Error(400, explanation=(
+        "Invalid value '-7' for parameter 'size': Cannot be a negative value."))
+
+
+def test_the_checks_run_in_v1s_order_times_before_name_and_checksum():
+    with pytest.raises(V1Error) as refused:
+        parse_image_meta([("x-image-meta-checksum", "c" * 33), ("x-image-meta-name", "n" * 256),
+                          ("x-image-meta-updated_at", "never")])
+    assert refused.value == V1Error(400, explanation="Invalid time format for updated_at.")
+    with pytest.raises(V1Error) as refused:
+        parse_image_meta([("x-image-meta-checksum", "c" * 33), ("x-image-meta-name", "n" * 256)])
+    assert refused.value == V1Error(400, explanation="Image name too long: 256")
 
 
 def test_purge_is_on_unless_the_header_says_a_true_word_no():

@@ -10,6 +10,7 @@ Accept, HTML for ``*/*``.
 import pytest
 
 from proxy.v1.errors import V1Error, render
+from tests.support.webob_bodies import proxy_answers, webob_answers
 from proxy.v2.errors import (upstream_message, v1_error_for_delete, v1_error_for_image,
                              v1_error_for_member_add, v1_error_for_member_removal,
                              v1_error_for_members, v1_error_from_upstream)
@@ -342,8 +343,20 @@ PROTECTED_JSON = (b'{"message": "Access was denied to this resource.<br /><br />
 
 
 def test_deleting_a_protected_image_is_v1s_image_is_protected():
-    assert v1_error_for_delete("7c1", 403, PROTECTED_JSON) == V1Error(
-        403, detail="Image is protected")
+    # glance/api/v1/images.py delete (16.0.1): HTTPForbidden(explanation="Image is protected")
+    error = v1_error_for_delete("7c1", 403, PROTECTED_JSON)
+    assert error == V1Error(403, explanation="Image is protected")
+    # what v1 (WebOb 1.7.4) answered, for no Accept, */* and application/json
+    assert proxy_answers(error) == [
+        ("text/plain; charset=UTF-8", b"403 Forbidden\n\nImage is protected\n\n   "),
+        ("text/html; charset=UTF-8",
+         b"<html>\n <head>\n  <title>403 Forbidden</title>\n </head>\n <body>\n"
+         b"  <h1>403 Forbidden</h1>\n  Image is protected<br /><br />\n\n\n\n </body>\n</html>"),
+        ("application/json",
+         b'{"message": "Image is protected<br /><br />\\n\\n\\n", "code": "403 Forbidden", '
+         b'"title": "Forbidden"}'),
+    ]
+    assert proxy_answers(error) == webob_answers(403, explanation="Image is protected")
 
 
 def test_other_refused_deletes_are_the_image_rules():
@@ -360,6 +373,22 @@ def test_a_member_call_v2_forbids_is_v1s_404_holding_the_403():
              b"No permission to share that image  \n\n   ")
     assert v1_error_for_members("7c1", 404, b"") == V1Error(
         404, detail="Image with identifier 7c1 not found")
+
+
+def registry_text(status: int, **raised) -> str:
+    """glance-registry's plain-text answer (its client sent no Accept), which the v1 API
+    raised again as the explanation of its own error (docs/v1-api.md#62)."""
+    return webob_answers(status, **raised)[0][1].decode()
+
+
+def test_member_errors_nest_the_registry_answer_in_every_form():
+    # registry members.py: HTTPForbidden("No permission to share that image") and
+    # HTTPNotFound(explanation="Membership could not be found."); the API (members.py):
+    # HTTPNotFound(explanation=e.msg)
+    assert proxy_answers(v1_error_for_members("7c1", 403, b"")) == webob_answers(
+        404, explanation=registry_text(403, detail="No permission to share that image"))
+    assert proxy_answers(v1_error_for_member_removal("7c1", 404, b"")) == webob_answers(
+        404, explanation=registry_text(404, explanation="Membership could not be found."))
 
 
 def test_adding_a_member_that_is_one_already_is_no_error():

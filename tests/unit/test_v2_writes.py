@@ -5,7 +5,8 @@ import pytest
 
 from proxy.v1.errors import V1Error
 from proxy.v1.meta import ImageMeta
-from proxy.v2.writes import create_body, external_source, update_patch
+from proxy.v2.writes import NO_WEB_DOWNLOAD, create_body, external_source, update_patch
+from tests.support.webob_bodies import SIZE_OF_ACTIVE_IMAGE, proxy_answers, webob_answers
 
 IMAGE = {"id": "i", "status": "active", "name": "old", "visibility": "private",
          "checksum": "c" * 32, "size": 3, "min_ram": 0, "protected": False,
@@ -60,26 +61,48 @@ def test_purging_leaves_the_properties_the_upstream_keeps_for_itself():
                         upstream_prefixes=("__", "x_")) == []
 
 
-@pytest.mark.parametrize("fields, detail", [
+# glance/api/v1/images.py update (16.0.1): HTTPForbidden(explanation=msg) for each
+@pytest.mark.parametrize("fields, message", [
     ({"status": "queued"}, "Forbidden to modify 'status' of image."),
     ({"id": "other"}, "Forbidden to modify 'id' of image."),
     ({"size": 4}, "Forbidden to modify 'size' of active image."),
     ({"checksum": "d" * 32}, "Forbidden to modify 'checksum' of active image."),
 ])
-def test_what_v1_forbade_changing_is_403(fields, detail):
+def test_what_v1_forbade_changing_is_403_with_the_message_as_explanation(fields, message):
     with pytest.raises(V1Error) as refused:
         update_patch(IMAGE, ImageMeta(fields), purge=False, not_public="shared")
-    assert (refused.value.status, refused.value.detail) == (403, detail)
+    assert refused.value == V1Error(403, explanation=message)
+    assert proxy_answers(refused.value) == webob_answers(403, explanation=message)
     # the same value is accepted
     same = {key: IMAGE[key] for key in fields}
     assert update_patch(IMAGE, ImageMeta(same), purge=False, not_public="shared") == []
 
 
+def test_changing_size_of_an_active_image_is_v1s_body_in_every_form():
+    # issue 13, item 6: the bytes v1 (WebOb 1.7.4) answered
+    with pytest.raises(V1Error) as refused:
+        update_patch(IMAGE, ImageMeta({"size": 4}), purge=False, not_public="shared")
+    assert proxy_answers(refused.value) == SIZE_OF_ACTIVE_IMAGE
+
+
+def test_a_deactivated_image_is_named_and_size_is_checked_before_status():
+    # v1 checked ACTIVE_IMMUTABLE (size, checksum) before IMMUTABLE (status, id)
+    image = {**IMAGE, "status": "deactivated"}
+    with pytest.raises(V1Error) as refused:
+        update_patch(image, ImageMeta({"checksum": "d" * 32, "status": "active"}),
+                     purge=False, not_public="shared")
+    assert refused.value == V1Error(
+        403, explanation="Forbidden to modify 'checksum' of deactivated image.")
+
+
 @pytest.mark.parametrize("name", ["os_glance_import", "location", "tags", "owner", "is_public"])
 def test_property_names_v2_keeps_for_itself_are_400(name):
+    # the proxy's own refusal, worded by the proxy, the message as the explanation
     with pytest.raises(V1Error) as refused:
         create_body(ImageMeta({}, {name: "x"}), not_public="shared")
-    assert refused.value.status == 400 and f"Property '{name}' is reserved" in refused.value.detail
+    assert refused.value == V1Error(400, explanation=(
+        f"Property '{name}' is reserved by the v2 image service behind this proxy and cannot "
+        "be set as a custom property."))
 
 
 def test_external_sources_are_checked_as_v1_checked_them():
@@ -88,13 +111,29 @@ def test_external_sources_are_checked_as_v1_checked_them():
     assert external_source(ImageMeta({"location": "HTTPS://x/y"}), None, False) == "HTTPS://x/y"
 
 
-@pytest.mark.parametrize("location, copy_from, with_data, detail", [
+# glance/api/v1/images.py (16.0.1) _validate_source and _handle_source:
+# HTTPBadRequest(explanation=msg). ``location``: the x-image-meta-location header (absent
+# when None, "" when sent empty).
+@pytest.mark.parametrize("location, copy_from, with_data, message", [
     (None, "", False, "External source should not be empty"),
+    ("", None, False, "External source should not be empty"),
+    ("", "http://a/c", False, "External source should not be empty"),  # location is read
     ("http://a/b", "http://a/c", False, "It's invalid to provide multiple image sources."),
     (None, "http://a/c", True, "It's invalid to provide multiple image sources."),
     ("file:///etc/passwd", None, False, "External sources are not supported: 'file:///etc/passwd'"),
+    # the source is checked before v1 counted the sources
+    ("file:///etc/passwd", None, True, "External sources are not supported: 'file:///etc/passwd'"),
+    ("file:///etc/passwd", "http://a/c", False,
+     "External sources are not supported: 'file:///etc/passwd'"),
 ])
-def test_external_sources_v1_refused(location, copy_from, with_data, detail):
+def test_external_sources_v1_refused(location, copy_from, with_data, message):
+    fields = {} if location is None else {"location": location or None}
     with pytest.raises(V1Error) as refused:
-        external_source(ImageMeta({"location": location}), copy_from, with_data)
-    assert (refused.value.status, refused.value.detail) == (400, detail)
+        external_source(ImageMeta(fields), copy_from, with_data)
+    assert refused.value == V1Error(400, explanation=message)
+    assert proxy_answers(refused.value) == webob_answers(400, explanation=message)
+
+
+def test_an_upstream_without_web_download_is_the_proxys_own_400_as_an_explanation():
+    assert NO_WEB_DOWNLOAD.status == 400 and NO_WEB_DOWNLOAD.detail == ""
+    assert NO_WEB_DOWNLOAD.explanation.startswith("External image sources (x-image-meta-location")
