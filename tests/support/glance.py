@@ -81,8 +81,11 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 def install_venv(name: str, requirements: list[str],
                  constraints: Path | None = None,
-                 check: tuple[str, ...] = ()) -> Path:
-    """Create ``cache_dir()/name`` with ``requirements`` installed, once.
+                 check: tuple[str, ...] = (),
+                 python: Path | str | None = None) -> Path:
+    """Create ``cache_dir()/name`` with ``requirements`` installed, once, by ``python``
+    (another interpreter than the one running the tests; its version is then part of the
+    spec).
 
     A ``.installed`` stamp holding the requested spec is written last, so a
     half-built venv (killed run, failed pip) is detected and rebuilt, and a
@@ -95,6 +98,8 @@ def install_venv(name: str, requirements: list[str],
     venv = root / name
     stamp = venv / ".installed"
     spec = " ".join(requirements)
+    if python is not None:
+        spec = f"{Path(python).name} {spec}"
     if constraints is not None:
         spec += " -c sha256:" + hashlib.sha256(constraints.read_bytes()).hexdigest()
 
@@ -120,7 +125,7 @@ def install_venv(name: str, requirements: list[str],
 
             # sys.executable may itself be a venv python; venv handles that
             # (the new venv points at the base interpreter).
-            if run(sys.executable, "-m", "venv", venv) != 0:
+            if run(python or sys.executable, "-m", "venv", venv) != 0:
                 raise RuntimeError(f"creating {venv} failed:\n{_tail(log)}")
             pip = venv / "bin" / "pip"
             # an old bundled pip usually works too, so an upgrade failure
