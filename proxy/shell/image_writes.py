@@ -86,12 +86,19 @@ async def update_image(request: web.Request) -> web.Response:
     who = await caller(request)
     meta = parse_image_meta(request.headers.items())
     with_data = request.body_exists
-    source = external_source(meta, request.headers.get(COPY_FROM), with_data)
+    # in v1's order (docs/v1-api.md#43-update): the image, what may not change, data only
+    # to a queued image, then the external source
     image = await who.image(request.match_info["image_id"])
     image_id = image["id"]
+    # v1 never purged on a request that carried data
+    purge = purge_requested(request.headers.items()) and not with_data
+    writes = request.app[SETTINGS].writes
+    patch = update_patch(image, meta, purge=purge, not_public=writes.not_public_visibility,
+                         upstream_prefixes=writes.upstream_prefixes)
     queued = image.get("status") == "queued"
     if with_data and not queued:
         raise V1Error(409, detail="Cannot upload to an unqueued image")
+    source = external_source(meta, request.headers.get(COPY_FROM), with_data)
     if source is not None and not queued:
         raise V1Error(400, explanation="Attempted to update Location field for an image "
                       "not in queued status.")
@@ -100,11 +107,6 @@ async def update_image(request: web.Request) -> web.Response:
         _check_upload(request, fields)
     if source is not None:
         await _check_import(who, fields)
-    # v1 never purged on a request that carried data
-    purge = purge_requested(request.headers.items()) and not with_data
-    writes = request.app[SETTINGS].writes
-    patch = update_patch(image, meta, purge=purge, not_public=writes.not_public_visibility,
-                         upstream_prefixes=writes.upstream_prefixes)
     if patch:
         with status_as_v1(partial(v1_error_for_image, image_id)):
             image = image_of(await who.upstream.update_image(image_id, patch))

@@ -52,10 +52,10 @@ def parse_image_meta(headers) -> ImageMeta:
     """``headers``: (name, value) pairs as received. V1Error 400 as v1 answered."""
     fields, properties = {}, {}
     for raw_name, raw_value in headers:
-        name = unquote(raw_name, errors="replace").lower()
+        name = unquote(_text(raw_name), errors="replace").lower()
         if not name.startswith(_PREFIX):
             continue
-        value = unquote(raw_value, errors="replace") or None
+        value = unquote(_text(raw_value), errors="replace") or None
         if name.startswith(_PROPERTY):
             properties[name[len(_PROPERTY):].replace("-", "_")] = value
             continue
@@ -71,6 +71,19 @@ def parse_image_meta(headers) -> ImageMeta:
             fields[key] = bool_from_string(fields[key])
     _validate(fields)
     return ImageMeta(fields, properties)
+
+
+def _text(header: str) -> str:
+    """A header as text. Bytes that are not UTF-8 (which the HTTP server keeps as lone
+    surrogates) are read as ISO-8859-1, the encoding of HTTP/1.1 header bytes and of
+    Python 3's http.client, which glance-replicator sends with (``café`` as ``caf\xe9``)."""
+    if header.isascii():
+        return header
+    try:
+        header.encode("utf-8")
+    except UnicodeEncodeError:
+        return header.encode("utf-8", "surrogateescape").decode("latin-1")
+    return header
 
 
 def purge_requested(headers) -> bool:
@@ -104,9 +117,10 @@ def _validate(fields: dict) -> None:
     """v1's validate_image_meta (images.py:69-143), in its order: formats, times, name,
     checksum. Every message is the explanation (``HTTPBadRequest(explanation=msg)``)."""
     disk, container = fields.get("disk_format"), fields.get("container_format")
-    if disk is not None and disk not in DISK_FORMATS:
+    # a header given empty is None, which v1 refused too ("Invalid disk format 'None'")
+    if "disk_format" in fields and disk not in DISK_FORMATS:
         raise V1Error(400, explanation=f"Invalid disk format '{disk}' for image.")
-    if container is not None and container not in CONTAINER_FORMATS:
+    if "container_format" in fields and container not in CONTAINER_FORMATS:
         raise V1Error(400, explanation=f"Invalid container format '{container}' for image.")
     if disk in _AMAZON or container in _AMAZON:
         # v1 copied the missing one from the other; they must then match

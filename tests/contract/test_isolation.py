@@ -12,7 +12,7 @@ from tests.support.catalogue import token
 from tests.support.contract import get
 
 UNAUTHORIZED = ("401 Unauthorized\n\nThis server could not verify that you are authorized to "
-                "access the document you requested.  Either you supplied the wrong credentials "
+                "access the document you requested. Either you supplied the wrong credentials "
                 "(e.g., bad password), or your browser does not understand how to supply the "
                 "credentials required.\n\n   ")
 

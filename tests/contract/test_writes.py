@@ -470,3 +470,21 @@ def test_the_errors_the_proxy_makes_are_v1s_bodies_in_every_accept_form(proxy, b
             assert (answer, answer_headers["Content-Type"], body) == (
                 status, *v1_error(accept, status, **raised)), (method, path, headers, accept)
     assert upstream_names(backend) == before  # nothing made, nothing lost
+
+
+def test_an_update_is_refused_in_v1s_order_forbidden_change_before_conflict(
+        proxy, backend, cleanup):
+    # docs/v1-api.md#43-update: a forbidden change (403) is found before data sent to an
+    # active image (409), and that before an external source (400)
+    status, _, body = create(proxy, DATA, name="order-checks", disk_format="raw",
+                             container_format="bare")
+    image_id = json.loads(body)["image"]["id"]
+    cleanup.append(image_id)
+    path = f"/v1/images/{image_id}"
+    data = {"Content-Type": "application/octet-stream"}
+    status, _, body = send(proxy, "PUT", path, {**data, "x-image-meta-size": "3"}, b"abc")
+    assert (status, body) == (403, b"403 Forbidden\n\nForbidden to modify 'size' of active "
+                                   b"image.\n\n   ")
+    status, _, body = send(proxy, "PUT", path, {**data, "x-glance-api-copy-from": "ftp://x"},
+                           b"abc")
+    assert status == 409 and b"Cannot upload to an unqueued image" in body

@@ -85,7 +85,7 @@ def plain(status, text):
     [
         (web.Response(status=401, text="401 Unauthorized\n\nno"),
          plain(401, "401 Unauthorized\n\nThis server could not verify that you are authorized to "
-               "access the document you requested.  Either you supplied the wrong credentials "
+               "access the document you requested. Either you supplied the wrong credentials "
                "(e.g., bad password), or your browser does not understand how to supply the "
                "credentials required.\n\n   ")),
         (web.json_response(status=403, data={

@@ -181,3 +181,9 @@ def test_not_found_detail_error():
 )
 def test_accept_negotiation_follows_webob(accept, expected):
     assert best_match(accept, ("text/html", "application/json")) == expected
+
+
+def test_the_default_explanations_are_webobs_own():
+    # WebOb folds its class texts' runs of spaces (the 401's "requested.  Either" among them)
+    for status in (400, 401, 403, 404, 409, 413, 500, 503):
+        assert proxy_answers(V1Error(status)) == webob_answers(status), status

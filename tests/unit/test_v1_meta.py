@@ -118,3 +118,20 @@ def test_purge_is_on_unless_the_header_says_a_true_word_no():
     assert purge_requested([("x-glance-registry-purge-props", "True")]) is True
     assert [bool_from_string(w) for w in ("t", "on", "Y", " 1 ", "2", None)] == [
         True, True, True, True, False, False]
+
+
+def test_header_bytes_that_are_not_utf8_are_read_as_latin1():
+    # aiohttp keeps such bytes as lone surrogates; glance-replicator (Python 3's http.client)
+    # sends "café" as b"caf\xe9"
+    meta = parse_image_meta([("x-image-meta-name", b"caf\xe9".decode("utf-8", "surrogateescape")),
+                             ("x-image-meta-property-note", "d\u00e9j\u00e0 vu")])
+    assert (meta.fields["name"], meta.properties["note"]) == ("caf\u00e9", "d\u00e9j\u00e0 vu")
+
+
+@pytest.mark.parametrize("header, message", [
+    ("disk_format", "Invalid disk format 'None' for image."),
+    ("container_format", "Invalid container format 'None' for image.")])
+def test_an_empty_format_header_is_refused_as_v1_refused_it(header, message):
+    with pytest.raises(V1Error) as refused:
+        parse_image_meta([(f"x-image-meta-{header}", "")])
+    assert (refused.value.status, refused.value.explanation) == (400, message)
