@@ -8,9 +8,11 @@ whose text is one line naming the key and what is wrong with it.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import logging
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,6 +24,13 @@ from yarl import URL
 from proxy.v1.query import MAX_LIMIT
 
 ENV_PREFIX = "IMAGE_V1_PROXY_"
+# IMAGE_V1_PROXY_* variables that are known but name no setting: the file to read, and
+# those the project's own tests and bench read (they may be set where the proxy starts).
+ENV_NOT_SETTINGS = frozenset({"IMAGE_V1_PROXY_CONFIG", "IMAGE_V1_PROXY_TEST_CACHE",
+                              "IMAGE_V1_PROXY_SOAK_SECONDS", "IMAGE_V1_PROXY_PYTHON38"})
+# --demo listens here unless listen.host is given (file, environment or --host): it needs
+# no token and takes writes from anyone who can reach it.
+DEMO_HOST = "127.0.0.1"
 
 
 class ConfigError(Exception):
@@ -136,10 +145,16 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def load_settings(
-    path: str | Path | None, environ: Mapping[str, str], *, require_upstream: bool = True
+    path: str | Path | None, environ: Mapping[str, str], *, require_upstream: bool = True,
+    demo: bool = False,
 ) -> Settings:
-    """Settings from the YAML file at ``path`` (optional) and ``environ``."""
+    """Settings from the YAML file at ``path`` (optional) and ``environ``. With ``demo``,
+    no upstream is needed and ``listen.host`` defaults to ``DEMO_HOST``."""
     document = _read_yaml(path) if path is not None else {}
+    _check_environment(environ)
+    listen = document.get("listen")
+    host_given = (ENV_PREFIX + "LISTEN_HOST" in environ
+                  or (isinstance(listen, dict) and "host" in listen))
     sections = {}
     for section in dataclasses.fields(Settings):
         given = document.pop(section.name, None) or {}
@@ -147,10 +162,62 @@ def load_settings(
             raise ConfigError(section.name, f"must be a mapping, got {given!r}")
         sections[section.name] = _section(section.name, given, environ)
     if document:
-        raise ConfigError(sorted(document)[0], "unknown setting")
+        unknown = sorted(map(str, document))[0]
+        near = difflib.get_close_matches(unknown, _SECTION_TYPES, n=1, cutoff=0.8)
+        raise ConfigError(unknown, "unknown setting" + (
+            f", did you mean {near[0]}?" if near else _did_you_mean(unknown)))
+    if demo and not host_given:
+        sections["listen"] = dataclasses.replace(sections["listen"], host=DEMO_HOST)
     settings = Settings(**sections)
-    _validate(settings, require_upstream)
+    _validate(settings, require_upstream and not demo)
     return settings
+
+
+def _env_name(section: str, key: str) -> str:
+    return ENV_PREFIX + f"{section}_{key}".upper()
+
+
+def _check_environment(environ: Mapping[str, str]) -> None:
+    """An IMAGE_V1_PROXY_* variable naming no setting is refused, as a misspelt key in
+    the file is: it would otherwise be ignored without a word."""
+    known = {_env_name(section, key) for section, key in _ALL_KEYS}
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known and name not in ENV_NOT_SETTINGS:
+            near = _nearest(name[len(ENV_PREFIX):], "_")
+            raise ConfigError(name, "unknown setting" + (
+                f", did you mean {_env_name(*near)}?" if near else
+                f"; each setting section.key is {ENV_PREFIX}<SECTION>_<KEY> "
+                "(image-v1-proxy --example-config shows them all)"))
+
+
+def _did_you_mean(name: str) -> str:
+    """``, did you mean <section.key>?`` for a misspelt key of the file, or nothing."""
+    near = _nearest(name, ".")
+    return f", did you mean {'.'.join(near)}?" if near else ""
+
+
+def _nearest(name: str, sep: str) -> tuple[str, str] | None:
+    """The setting (section, key) that ``name`` (``section<sep>key``, any case) most likely
+    meant: within its section when that is spelt right, else the nearest whole name; else
+    the one setting whose key alone it is (``port``). None when nothing is near."""
+    name = name.upper()
+    best, best_score = None, 0.0
+    for section, key in _ALL_KEYS:
+        prefix = f"{section}{sep}".upper()
+        if name.startswith(prefix):
+            score, enough = _likeness(name[len(prefix):], key.upper()), 0.65
+        else:
+            score, enough = _likeness(name, prefix + key.upper()), 0.8
+        if score >= enough and score > best_score:
+            best, best_score = (section, key), score
+    if best is None:
+        by_key = [(section, key) for section, key in _ALL_KEYS if key.upper() == name]
+        best = by_key[0] if len(by_key) == 1 else None
+    return best
+
+
+def _likeness(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
 
 
 def _read_yaml(path: str | Path) -> dict:
@@ -158,10 +225,12 @@ def _read_yaml(path: str | Path) -> dict:
         text = Path(path).read_text()
     except OSError as exc:
         raise ConfigError("config file", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config file", f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError("config file", f"{path} is not valid YAML: {_one_line(exc)}") from None
+        raise ConfigError("config file", _yaml_error(path, exc)) from None
     if document is None:
         return {}
     if not isinstance(document, dict):
@@ -169,7 +238,21 @@ def _read_yaml(path: str | Path) -> dict:
     return document
 
 
-def _one_line(exc: Exception) -> str:
+def _yaml_error(path: str | Path, exc: yaml.YAMLError) -> str:
+    """``<path>, line L, column C: not valid YAML: <problem> (<context>)``: one line."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return f"{path}: not valid YAML: {_one_line(exc)}"
+    problem = _one_line(getattr(exc, "problem", None) or "syntax error")
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context:
+        where = (f" started on line {context_mark.line + 1}"
+                 if context_mark is not None and context_mark.line != mark.line else "")
+        problem += f" ({_one_line(context)}{where})"
+    return f"{path}, line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {problem}"
+
+
+def _one_line(exc: object) -> str:
     return " ".join(str(exc).split())
 
 
@@ -179,14 +262,14 @@ def _section(name: str, given: dict, environ: Mapping[str, str]):
     known = {f.name: f for f in dataclasses.fields(cls)}
     for key in given:
         if key not in known:
-            raise ConfigError(f"{name}.{key}", "unknown setting")
+            raise ConfigError(f"{name}.{key}", "unknown setting" + _did_you_mean(f"{name}.{key}"))
     for key, spec in known.items():
         dotted = f"{name}.{key}"
-        env_name = ENV_PREFIX + f"{name}_{key}".upper()
+        env_name = _env_name(name, key)
         if env_name in environ:
-            values[key] = _convert(dotted, environ[env_name], spec.type, from_env=True)
+            values[key] = _convert(dotted, environ[env_name], spec.type)
         elif key in given:
-            values[key] = _convert(dotted, given[key], spec.type, from_env=False)
+            values[key] = _convert(dotted, given[key], spec.type)
     return cls(**values)
 
 
@@ -204,26 +287,39 @@ _SECTION_TYPES = {
 }
 
 
+_ALL_KEYS = [(name, f.name) for name, cls in _SECTION_TYPES.items()
+             for f in dataclasses.fields(cls)]
+
+
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
-def _convert(key: str, value, kind: str, *, from_env: bool):
+def _convert(key: str, value, kind: str):
+    """A value from the file or the environment. Text is read the same way from both: a
+    number in quotes in the file (``port: "9292"``) is the number, as in the environment."""
     if kind == "bool":
         if isinstance(value, bool):
             return value
-        if from_env and value.lower() in _TRUE + _FALSE:
-            return value.lower() in _TRUE
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
         raise ConfigError(key, f"must be true or false, got {value!r}")
     if kind == "str":
+        if isinstance(value, date):  # YAML reads an unquoted 2027-06-30 as a date
+            return value.isoformat()
         if not isinstance(value, str):
             raise ConfigError(key, f"must be a string, got {value!r}")
         return value
-    if isinstance(value, bool) or (not from_env and not isinstance(value, (int, float))):
-        raise ConfigError(key, f"must be a number, got {value!r}")
     expected = "an integer" if kind == "int" else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(key, f"must be {expected}, got {value!r}")
     try:
-        number = int(value) if kind == "int" else float(value)
-    except ValueError:
+        if kind == "int" and isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError
+            number = int(value)
+        else:
+            number = int(value) if kind == "int" else float(value)
+    except (ValueError, OverflowError):
         raise ConfigError(key, f"must be {expected}, got {value!r}") from None
     if not math.isfinite(number):
         raise ConfigError(key, f"must be {expected}, got {value!r}")
@@ -239,12 +335,13 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
         _check_url("listen.public_url", settings.listen.public_url)
     if require_upstream or settings.upstream.url:
         _check_url("upstream.url", settings.upstream.url)
+        _check_no_version("upstream.url", settings.upstream.url, "v2")
         _check_transport(settings.upstream)
     if settings.identity.keystone_url:
         _check_url("identity.keystone_url", settings.identity.keystone_url)
         keystone = URL(settings.identity.keystone_url)
         if (keystone.scheme == "http" and not settings.upstream.allow_plain_http
-                and not _is_loopback(keystone.host)):
+                and not is_loopback(keystone.host)):
             raise ConfigError("identity.keystone_url", "plain http is allowed only to a "
                               "loopback Keystone: use https, or set upstream.allow_plain_http")
     if settings.health.ready_max_age <= 0:
@@ -310,9 +407,23 @@ def _check_url(key: str, text: str) -> None:
         raise ConfigError(key, "must not carry credentials, a query or a fragment")
 
 
+_API_VERSION = re.compile(r"v\d+(\.\d+)?", re.IGNORECASE)
+
+
+def _check_no_version(key: str, text: str, added: str) -> None:
+    """A URL ending in an API version (``/v2``, ``/v1``, ``/v2/``) is refused: the proxy
+    adds ``/<added>`` itself, and would ask ``/v2/v2/images``."""
+    url = URL(text)
+    segments = [s for s in url.path.split("/") if s]
+    if segments and _API_VERSION.fullmatch(segments[-1]):
+        root = f"{url.scheme}://{url.raw_authority}" + "".join(f"/{s}" for s in segments[:-1])
+        raise ConfigError(key, f"ends in the API version /{segments[-1]}: give the URL without "
+                          f"the version ({root}); the proxy adds /{added} itself")
+
+
 def _check_transport(upstream: UpstreamSettings) -> None:
     url = URL(upstream.url)
-    if url.scheme == "http" and not upstream.allow_plain_http and not _is_loopback(url.host):
+    if url.scheme == "http" and not upstream.allow_plain_http and not is_loopback(url.host):
         raise ConfigError("upstream.url", "plain http is allowed only to a loopback upstream: "
                           "use https, or set upstream.allow_plain_http")
     for key in ("ca_file", "client_cert", "client_key"):
@@ -323,7 +434,7 @@ def _check_transport(upstream: UpstreamSettings) -> None:
         raise ConfigError("upstream.client_key", "needs upstream.client_cert")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:

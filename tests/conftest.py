@@ -1,6 +1,6 @@
 import pytest
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "pytester"]
 
 _FIGURES: list[str] = []
 

@@ -59,7 +59,7 @@ def make_app(settings: Settings) -> web.Application:
     limits = settings.limits
     app = web.Application(middlewares=[v1_answers], handler_args={
         # aiohttp refuses with a bare 400 past its own limits: keep those well above ours,
-        # so that what exceeds ours gets 414/431 (README, Operations).
+        # so that what exceeds ours gets 414/431 (docs/failures-and-hostile-input.md#limits).
         "max_line_size": 4 * limits.max_request_line,
         "max_field_size": 4 * limits.max_header_bytes,
         # A caller who hangs up cancels its request, and with it the upstream call.
@@ -134,7 +134,9 @@ def _reject(allow: str | None):
 
 async def _upstream_lifetime(app: web.Application):
     await app[UPSTREAM].start()
-    if app[KEYSTONE] is None:
+    # Not when no token is required: that is an upstream without authentication (the
+    # demo's, for one), where no caller is an admin.
+    if app[KEYSTONE] is None and app[SETTINGS].identity.require_token:
         log.warning("identity.keystone_url is not set: admin callers get the upstream's v2 "
                     "scope (every project's images), not v1's view of their own project")
     task = asyncio.create_task(app[VERSIONS].run())

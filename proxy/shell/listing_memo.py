@@ -6,7 +6,8 @@ building the fields), and an image whose exact bytes were seen before comes back
 ParsedImage made of them then (with the v1 JSON its shapings made, proxy.shell.image_reads);
 a whole body seen before comes back as the ListPage made of it then. Only those bytes are
 read, so who asks does not matter, and a caller meets an entry only when the upstream sent
-that caller those very bytes (README, "what is cached across callers").
+that caller those very bytes
+(docs/failures-and-hostile-input.md#identity-and-what-is-kept-across-callers).
 
 Both are bounded by ``listing.memo_images`` images and ``listing.memo_bytes`` bytes of v2
 JSON, and the least recently used entry goes first.

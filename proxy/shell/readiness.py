@@ -4,6 +4,9 @@ An upstream can be upgraded (or replaced) under a running proxy, or go away: the
 is read again every ``upstream.version_refresh_interval`` seconds (every few seconds while
 it has not answered yet), and ``/readyz`` asks again when the last answer is older than
 ``health.ready_max_age``. What it lists is shown on ``/readyz`` and logged when it changes.
+An upstream that answers with something else than a version document (a 404, an HTML
+page, another service's JSON) is logged as an error at each read, and ``/readyz`` says
+what it answered.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import contextlib
 import logging
 import time
 
-from proxy.shell.upstream import Upstream
+from proxy.shell.upstream import NoVersionDocument, Upstream
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,9 @@ class VersionWatch:
         self.version: tuple[int, int] | None = None  # the newest v2 minor last listed
         self.answered_at: float | None = None  # monotonic time of the last answer
         self._asking: asyncio.Task | None = None  # the one refresh probes may wait on
+        # what the upstream last answered instead of a version document ("404 text/html"),
+        # None while it answers one or does not answer at all
+        self.wrong_answer: str | None = None
 
     @property
     def api(self) -> str | None:
@@ -34,7 +40,13 @@ class VersionWatch:
         return None if self.version is None else f"v{self.version[0]}.{self.version[1]}"
 
     async def refresh(self) -> None:
-        found = await self.upstream.version_document()
+        try:
+            found = await self.upstream.version_document()
+        except NoVersionDocument as wrong:
+            self.wrong_answer = wrong.answered
+            log.error("%s", wrong)
+            return
+        self.wrong_answer = None
         if found is None:
             return
         self.answered_at = time.monotonic()

@@ -50,6 +50,57 @@ class Answer(NamedTuple):
             raise UpstreamStatus(*self)
 
 
+class _VersionAnswer(NamedTuple):
+    url: URL
+    status: int
+    media_type: str
+    body: bytes
+    versions: list[str] | None  # the versions listed, when it is a version document
+
+    def __str__(self) -> str:
+        what = f"{self.status} {self.media_type or '(no content type)'}"
+        if self.versions is not None:
+            return f"GET {self.url}: {what} listing {', '.join(self.versions) or 'no version'}"
+        return f"GET {self.url}: {what} {_excerpt(self.body)}"
+
+
+class NoVersionDocument(Exception):
+    """The upstream answered, but neither its ``/versions`` nor its root gave a version
+    document listing a v2 image API: ``upstream.url`` is likely not the image service's
+    root (a /v2 path, another service, a web server's error page)."""
+
+    def __init__(self, base: URL, answers: list[_VersionAnswer]) -> None:
+        self.answers = answers
+        lists_versions = any(a.versions is not None for a in answers)
+        self.answered = None if lists_versions else f"{answers[0].status} " + (
+            answers[0].media_type or "(no content type)")
+        what = ("lists no v2 image API" if lists_versions
+                else "answers no Glance version document")
+        super().__init__(f"upstream {base} {what} (is upstream.url the image service's root "
+                         f"URL?): " + "; ".join(map(str, answers)))
+
+
+def listed_versions(document: object) -> list[str] | None:
+    """The ids a version document lists (Glance's or keystoneauth's spelling); None when
+    ``document`` is not one."""
+    entries = document.get("versions") if isinstance(document, dict) else None
+    if isinstance(entries, dict):
+        entries = entries.get("values")
+    if not isinstance(entries, list):
+        return None
+    return [str(e.get("id"))[:20] for e in entries if isinstance(e, dict)][:10]
+
+
+def _excerpt(body: bytes, limit: int = 80) -> str:
+    """The start of an answer's body, on one line, quoted; never more than ``limit``
+    characters of it."""
+    if not body:
+        return "(empty body)"
+    text = " ".join(body[:4 * limit].decode("utf-8", "replace").split())
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return repr(text[:limit] + ("..." if len(text) > limit else ""))
+
+
 class Upstream:
     """The configured v2 upstream, the only image service the proxy ever contacts."""
 
@@ -90,23 +141,29 @@ class Upstream:
 
     async def version_document(self) -> tuple[int, int] | None:
         """The newest v2 minor version the upstream's version document lists (no token
-        needed: Glance answers it before authentication); None when it cannot be read."""
+        needed: Glance answers it before authentication); None when the upstream cannot be
+        reached. NoVersionDocument when it answers, but with no document listing a v2."""
         handle = self.for_caller(None, None)
+        answers = []
         for url in (self.base / "versions", self.base.with_path(self.base.path.rstrip("/") + "/")):
             try:
                 with self.observed("versions"):
-                    answer = await handle.get(url)
+                    status, media_type, body = await handle.get_with_type(url)
             except UpstreamError as exc:
                 log.warning("upstream version discovery failed: %s", exc)
                 return None
-            if answer.status in (200, 300):
+            document = None
+            if status in (200, 300):
                 try:
-                    found = newest_v2_version(orjson.loads(answer.body))
+                    document = orjson.loads(body)
                 except orjson.JSONDecodeError:
-                    found = None
+                    pass
+                found = newest_v2_version(document)
                 if found is not None:
                     return found
-        return None
+            answers.append(_VersionAnswer(url, status, media_type, body,
+                                          listed_versions(document)))
+        raise NoVersionDocument(self.base, answers)
 
     def observed(self, call: str) -> _Observed:
         return _Observed(self._on_call, call)
@@ -263,6 +320,23 @@ class UpstreamHandle:
                     return Answer(response.status,
                                   await read_bounded(response, upstream.settings.max_body_bytes),
                                   response.headers.get("Retry-After"))
+
+        return await upstream.with_retries(attempt)
+
+    async def get_with_type(self, url: URL) -> tuple[int, str, bytes]:
+        """A GET's status, media type (``""`` if none) and body (bounded), tried again
+        after connection failures."""
+        upstream = self._upstream
+
+        async def attempt() -> tuple[int, str, bytes]:
+            with transport_failures_named():
+                async with upstream.session.get(url, headers=self._headers,
+                                                allow_redirects=False) as response:
+                    media_type = response.headers.get("Content-Type", "").partition(";")[0]
+                    media_type = "".join(c for c in media_type.strip().lower()[:60]
+                                         if c.isprintable() and c != " ")
+                    return (response.status, media_type,
+                            await read_bounded(response, upstream.settings.max_body_bytes))
 
         return await upstream.with_retries(attempt)
 

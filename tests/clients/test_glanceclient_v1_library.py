@@ -25,6 +25,7 @@ from proxy.shell.app import make_app
 from tests.support.catalogue import ADMIN, V2Api, token
 from tests.support.contract import (ALL, PAGES, PROJA_SEES, PROJB_SEES, PUBLIC, V1_TIME,
                                     expected_v1, newest_first)
+from tests.support.fixtures import backend_id
 from tests.support.legacy_library import (GlanceLibrary, LibraryError,
                                           ensure_glanceclient_python, head_view)
 from tests.support.scripted import ScriptedUpstream, proxy_settings
@@ -33,7 +34,8 @@ from tests.support.servers import ThreadedApp
 pytestmark = pytest.mark.clients
 
 # the real Glance 33 first; the fake Glance too, since it costs a few seconds
-on_upstreams = pytest.mark.parametrize("backend", ["glance", "fake-glance"], indirect=True)
+on_upstreams = pytest.mark.parametrize("backend", ["glance", "fake-glance"], indirect=True,
+                                       ids=backend_id)
 
 WRITER = "projL"     # the project these tests write as: nothing here shows in other tests
 MEMBER = "projLM"    # the project they share with

@@ -19,13 +19,14 @@ import pytest
 
 from tests.support.catalogue import ADMIN, V2Api, token
 from tests.support.contract import PAGES, PROJB_SEES, PUBLIC, V1_TIME, expected_v1
+from tests.support.fixtures import backend_id
 from tests.support.legacy_client import parse_table
 from tests.support.legacy_library import head_view
 from tests.support.openstackclient import (ensure_openstackclient_venv, openstack_json,
                                            run_openstack_v1)
 
 pytestmark = [pytest.mark.clients,
-              pytest.mark.parametrize("backend", ["glance"], indirect=True)]
+              pytest.mark.parametrize("backend", ["glance"], indirect=True, ids=backend_id)]
 
 WRITER = "projO"  # the project these tests write as: nothing here shows in other tests
 DATA = bytes(range(256)) * 300 + b"osc"  # 75 KiB, sent chunked by glanceclient

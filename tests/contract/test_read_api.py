@@ -160,7 +160,8 @@ def test_the_root_answers_300_with_the_v1_version_document(proxy, backend):
 
 
 def test_hidden_images_are_not_listed_but_served_by_id(proxy, backend):
-    # The documented rule (README): v2's default list, so os_hidden images stay hidden.
+    # The documented rule (docs/v1-on-v2.md#hidden-images): v2's default list, so os_hidden
+    # images stay hidden.
     hidden = [image for image in backend.loaded.images.values() if image.hidden]
     assert hidden or backend.name == "fake-glance-pike"  # Pike has no os_hidden to load
     listed = names(detail(proxy, "projA", [("limit", "100")]))

@@ -1,6 +1,6 @@
 """Every way the upstream can fail, over real sockets: each gives the documented v1 error
 within the configured timeout plus a small margin, and says nothing of the upstream's
-insides (README, "Operations: when the upstream fails")."""
+insides (docs/failures-and-hostile-input.md#when-the-upstream-fails)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,9 @@ and Glance's own ContextMiddleware and policy engine do the rest.
 Public surface:
     cache_dir()            -> Path   $IMAGE_V1_PROXY_TEST_CACHE or ~/.cache/...
     install_venv(...)      -> Path   locked, idempotent venv installer
+    installing_line(...), installed_line(...) -> str   the progress lines of an install
+    set_progress(write)    -> the previous one   where those lines go (stderr by default;
+                                     tests/support/fixtures.py: pytest's terminal)
     ensure_glance_venv()   -> Path   venv with glance==33.0.0 + pyuwsgi
     GlanceServer                     start(workdir, port) / stop() / url / pid
     free_port()            -> int
@@ -31,6 +34,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 GLANCE_VERSION = "33.0.0"
 GLANCE_REQUIREMENTS = [f"glance=={GLANCE_VERSION}", "pyuwsgi"]
@@ -79,13 +83,60 @@ def _tail(path: Path, lines: int = 30) -> str:
         return f"(no {path.name})"
 
 
+# ------------------------------------------------------------ progress lines
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.__stderr__ or sys.stderr, flush=True)
+
+
+_progress: Callable[[str], None] = _stderr
+
+
+def set_progress(write: Callable[[str], None]) -> Callable[[str], None]:
+    """Send the install progress lines to ``write`` (one line, no newline, per call);
+    returns the previous writer. Outside pytest they go to stderr; under pytest
+    tests/support/fixtures.py sends them to the terminal, past the output capture."""
+    global _progress
+    previous, _progress = _progress, write
+    return previous
+
+
+def _shown(path: Path) -> str:
+    """``path`` with the home directory written as ``~``."""
+    home = Path.home()
+    try:
+        return "~/" + str(Path(path).relative_to(home))
+    except ValueError:
+        return str(path)
+
+
+def installing_line(what: str, venv: Path, takes: str) -> str:
+    """The line printed before an install, e.g. ``installing Glance 33 for the contract
+    tests into ~/.cache/image-v1-proxy-tests/glance-venv (about a minute, once)``."""
+    return f"installing {what} into {_shown(venv)} ({takes}, once)"
+
+
+def installed_line(seconds: float) -> str:
+    """The line printed after it, e.g. ``installed in 52 s``."""
+    return f"installed in {seconds:.0f} s"
+
+
+def failed_line(seconds: float, log: Path) -> str:
+    return f"install failed after {seconds:.0f} s (log: {_shown(log)})"
+
+
 def install_venv(name: str, requirements: list[str],
                  constraints: Path | None = None,
                  check: tuple[str, ...] = (),
-                 python: Path | str | None = None) -> Path:
+                 python: Path | str | None = None,
+                 what: str | None = None, takes: str = "a few seconds") -> Path:
     """Create ``cache_dir()/name`` with ``requirements`` installed, once, by ``python``
     (another interpreter than the one running the tests; its version is then part of the
     spec).
+
+    While it installs, two progress lines say so (installing_line, then installed_line),
+    ``what`` naming what is installed (default: the requirements) and ``takes`` how long
+    that usually takes.
 
     A ``.installed`` stamp holding the requested spec is written last, so a
     half-built venv (killed run, failed pip) is detected and rebuilt, and a
@@ -113,51 +164,67 @@ def install_venv(name: str, requirements: list[str],
         if ready():  # another process finished it while we waited
             return venv
         log = root / f"{name}.install.log"
-        shutil.rmtree(venv, ignore_errors=True)
-        env = clean_env()
-        with open(log, "w") as out:
-            def run(*cmd: str | Path) -> int:
-                out.write(f"\n$ {' '.join(map(str, cmd))}\n")
-                out.flush()
-                return subprocess.run([str(c) for c in cmd], stdout=out,
-                                      stderr=subprocess.STDOUT, env=env,
-                                      stdin=subprocess.DEVNULL).returncode
-
-            # sys.executable may itself be a venv python; venv handles that
-            # (the new venv points at the base interpreter).
-            if run(python or sys.executable, "-m", "venv", venv) != 0:
-                raise RuntimeError(f"creating {venv} failed:\n{_tail(log)}")
-            pip = venv / "bin" / "pip"
-            # an old bundled pip usually works too, so an upgrade failure
-            # (offline mirror without pip) is not fatal
-            run(pip, "install", "-q", "--upgrade", "pip")
-            how, rc = "unconstrained", 1
-            if constraints is not None:
-                how = "pinned"
-                rc = run(pip, "install", "-q", "-c", constraints, *requirements)
-                if rc != 0:
-                    how = "unpinned (pinned install failed)"
-            if rc != 0:
-                rc = run(pip, "install", "-q", *requirements)
-            if rc != 0:
-                raise RuntimeError(
-                    f"pip install {' '.join(requirements)} into {venv} "
-                    f"failed (log: {log}):\n{_tail(log)}")
-            missing = [e for e in check if not (venv / "bin" / e).exists()]
-            if missing:
-                raise RuntimeError(f"{venv}: installed but {missing} missing")
-            out.write(f"\ninstalled ({how})\n")
+        _progress(installing_line(what or " ".join(requirements), venv, takes))
+        started = time.monotonic()
+        try:
+            how = _install(venv, log, requirements, constraints, check, python)
+        except BaseException:
+            _progress(failed_line(time.monotonic() - started, log))
+            raise
         tmp = stamp.with_suffix(".tmp")
         tmp.write_text(f"{spec}\n{how}\n")
         tmp.replace(stamp)
+        _progress(installed_line(time.monotonic() - started))
     return venv
+
+
+def _install(venv: Path, log: Path, requirements: list[str], constraints: Path | None,
+             check: tuple[str, ...], python: Path | str | None) -> str:
+    """Builds the venv (see install_venv); returns how the requirements were installed."""
+    shutil.rmtree(venv, ignore_errors=True)
+    env = clean_env()
+    with open(log, "w") as out:
+        def run(*cmd: str | Path) -> int:
+            out.write(f"\n$ {' '.join(map(str, cmd))}\n")
+            out.flush()
+            return subprocess.run([str(c) for c in cmd], stdout=out,
+                                  stderr=subprocess.STDOUT, env=env,
+                                  stdin=subprocess.DEVNULL).returncode
+
+        # sys.executable may itself be a venv python; venv handles that
+        # (the new venv points at the base interpreter).
+        if run(python or sys.executable, "-m", "venv", venv) != 0:
+            raise RuntimeError(f"creating {venv} failed:\n{_tail(log)}")
+        pip = venv / "bin" / "pip"
+        # an old bundled pip usually works too, so an upgrade failure
+        # (offline mirror without pip) is not fatal
+        run(pip, "install", "-q", "--upgrade", "pip")
+        how, rc = "unconstrained", 1
+        if constraints is not None:
+            how = "pinned"
+            rc = run(pip, "install", "-q", "-c", constraints, *requirements)
+            if rc != 0:
+                how = "unpinned (pinned install failed)"
+        if rc != 0:
+            rc = run(pip, "install", "-q", *requirements)
+        if rc != 0:
+            raise RuntimeError(
+                f"pip install {' '.join(requirements)} into {venv} "
+                f"failed (log: {log}):\n{_tail(log)}")
+        missing = [e for e in check if not (venv / "bin" / e).exists()]
+        if missing:
+            raise RuntimeError(f"{venv}: installed but {missing} missing")
+        out.write(f"\ninstalled ({how})\n")
+    return how
 
 
 def ensure_glance_venv() -> Path:
     """Venv with glance==33.0.0 and pyuwsgi (pinned by glance-constraints.txt)."""
     return install_venv("glance-venv", GLANCE_REQUIREMENTS,
                         constraints=CONSTRAINTS_FILE,
-                        check=("uwsgi", "glance-manage"))
+                        check=("uwsgi", "glance-manage"),
+                        what=f"Glance {GLANCE_VERSION.split('.')[0]} for the contract tests",
+                        takes="about a minute")
 
 
 def free_port() -> int:

@@ -40,7 +40,9 @@ def ensure_glanceclient_venv() -> Path:
     """Install python-glanceclient 2.17.1 once; return its ``glance`` script."""
     venv = install_venv("legacy-venv",
                         [f"python-glanceclient=={GLANCECLIENT_VERSION}"],
-                        check=("glance",))
+                        check=("glance",),
+                        what=f"python-glanceclient {GLANCECLIENT_VERSION} for the client tests",
+                        takes="about 30 s")
     return venv / "bin" / "glance"
 
 

@@ -89,7 +89,10 @@ def ensure_openstackclient_venv() -> Path:
     return its ``openstack`` script."""
     venv = install_venv("openstackclient-venv", OPENSTACKCLIENT_REQUIREMENTS,
                         constraints=CONSTRAINTS_FILE, check=("openstack",),
-                        python=find_python38())
+                        python=find_python38(),
+                        what=f"python-openstackclient {OPENSTACKCLIENT_VERSION} (Python 3.8) "
+                             "for the client tests",
+                        takes="about 30 s")
     return venv / "bin" / "openstack"
 
 
