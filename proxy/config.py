@@ -128,6 +128,26 @@ class DeprecationSettings:
 
 
 @dataclass(frozen=True)
+class TombstoneSettings:
+    # "" -> the embedded SQLite file at sqlite_path; else a SQLAlchemy async URL shared by
+    # the replicas (postgresql+asyncpg://..., mysql+aiomysql://...)
+    database_url: str = ""
+    sqlite_path: str = "~/.local/state/image-v1-proxy/tombstones.sqlite"
+    # tombstones older than this are purged, as v1's glance-manage db purge did
+    retention_days: float = 30.0
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    # "" -> no bus: only the proxy's own deletions are recorded
+    url: str = ""
+    exchange: str = "glance"  # Glance sets oslo.messaging's control_exchange to "glance"
+    topic: str = "notifications"  # oslo.messaging's; image.delete comes as <topic>.info
+    queue: str = "image-v1-proxy-tombstones"  # durable; replicas share it
+    exchange_durable: bool = False  # oslo.messaging's amqp_durable_queues default
+
+
+@dataclass(frozen=True)
 class Settings:
     listen: ListenSettings = field(default_factory=ListenSettings)
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
@@ -139,6 +159,8 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     writes: WritesSettings = field(default_factory=WritesSettings)
     deprecation: DeprecationSettings = field(default_factory=DeprecationSettings)
+    tombstones: TombstoneSettings = field(default_factory=TombstoneSettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -284,6 +306,8 @@ _SECTION_TYPES = {
     "log": LogSettings,
     "writes": WritesSettings,
     "deprecation": DeprecationSettings,
+    "tombstones": TombstoneSettings,
+    "notifications": NotificationSettings,
 }
 
 
@@ -374,6 +398,8 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
         raise ConfigError("listing.default_limit", "must be between 1 and listing.max_limit")
     if listing.memo_images < 0:
         raise ConfigError("listing.memo_images", "must be 0 (off) or more")
+    if settings.tombstones.retention_days <= 0:
+        raise ConfigError("tombstones.retention_days", "must be greater than 0")
     if listing.memo_bytes < 0:
         raise ConfigError("listing.memo_bytes", "must be 0 (off) or more")
     if settings.writes.not_public_visibility not in ("shared", "private"):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import shutil
+import tempfile
 
 from aiohttp import web
 
@@ -26,7 +28,13 @@ async def start_demo_upstream(settings: Settings):
     upstream = dataclasses.replace(settings.upstream, url=f"http://127.0.0.1:{port}")
     # The demo upstream lets anyone in (as the lab's auth does), so that curl just works.
     identity = dataclasses.replace(settings.identity, require_token=False)
+    # the demo's deletions are as short-lived as its catalogue
+    scratch = tempfile.mkdtemp(prefix="image-v1-proxy-demo-")
+    tombstones = dataclasses.replace(settings.tombstones, database_url="",
+                                     sqlite_path=f"{scratch}/tombstones.sqlite")
     try:
-        yield dataclasses.replace(settings, upstream=upstream, identity=identity)
+        yield dataclasses.replace(settings, upstream=upstream, identity=identity,
+                                  tombstones=tombstones)
     finally:
         await runner.cleanup()
+        shutil.rmtree(scratch, ignore_errors=True)

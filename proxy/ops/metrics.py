@@ -81,6 +81,8 @@ class Metrics:
         self._clients: set[str] = set()
         # (route, method, status, User-Agent) -> its labels, worked out once per combination
         self._labels: dict[tuple, tuple] = {}
+        # tombstones and the bus (proxy.shell.deletions): this process's own, also in a group
+        self.deletions = {"stored": 0, "taken": 0, "dropped": 0, "connected": 0, "lag": 0.0}
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -118,15 +120,46 @@ class Metrics:
         """An answer found unusable once read (not while it was being called)."""
         self._upstream_errors[kind] += 1
 
+    def tombstone_stored(self) -> None:
+        self.deletions["stored"] += 1
+
+    def bus_event(self, kind: str, **fields) -> None:
+        """What the bus consumer (proxy.shell.notifications) tells of itself."""
+        deletions = self.deletions
+        if kind in ("connected", "disconnected"):
+            deletions["connected"] = int(kind == "connected")
+        elif kind in ("taken", "dropped"):
+            deletions[kind] += 1
+            if fields.get("stored") is True:
+                deletions["stored"] += 1
+            if fields.get("lag") is not None:
+                deletions["lag"] = fields["lag"]
+
     def collect(self):
         """The families, as prometheus-client's registry asks a collector for them."""
-        return _families(self._requests, self._request_seconds, self._upstream_seconds,
-                         self._upstream_errors, self.in_flight, self._legacy)
+        yield from _families(self._requests, self._request_seconds, self._upstream_seconds,
+                             self._upstream_errors, self.in_flight, self._legacy)
+        yield from _deletion_families(self.deletions)
 
     def render(self) -> web.Response:
         response = web.Response(body=generate_latest(self.registry))
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
+
+
+def _deletion_families(deletions: dict):
+    yield CounterMetricFamily("image_v1_proxy_tombstones_stored", "Deleted images recorded "
+                              "as tombstones.", value=deletions["stored"])
+    taken = CounterMetricFamily("image_v1_proxy_notifications", "Bus messages taken or "
+                                "dropped (unreadable).", labels=["outcome"])
+    taken.add_metric(["taken"], deletions["taken"])
+    taken.add_metric(["dropped"], deletions["dropped"])
+    yield taken
+    yield GaugeMetricFamily("image_v1_proxy_bus_connected", "1 while the bus consumer is "
+                            "connected.", value=deletions["connected"])
+    yield GaugeMetricFamily("image_v1_proxy_notification_lag_seconds", "From the last "
+                            "deletion taken from the bus to its tombstone.",
+                            value=deletions["lag"])
 
 
 def _families(requests_: dict, request_seconds: dict, upstream_seconds: dict,
@@ -236,6 +269,7 @@ class GroupMetrics(Metrics):
         self._next = _DISCARD + _SUM + 1
         self._lost = False
         self._take_over()
+        self.deletions = {"stored": 0, "taken": 0, "dropped": 0, "connected": 0, "lag": 0.0}
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -336,8 +370,9 @@ class GroupMetrics(Metrics):
         for keys in sorted(self._directory.glob("*.keys"), key=lambda path: int(path.stem)):
             in_flight += _read_worker(keys, counters, histograms)
         errors = {labels[0]: count for labels, count in counters["upstream_errors"].items()}
-        return _families(counters["requests"], histograms["request_seconds"],
-                         histograms["upstream_seconds"], errors, in_flight, counters["legacy"])
+        yield from _families(counters["requests"], histograms["request_seconds"],
+                             histograms["upstream_seconds"], errors, in_flight, counters["legacy"])
+        yield from _deletion_families(self.deletions)
 
 
 def _read_worker(keys_path: Path, counters: dict, histograms: dict) -> int:

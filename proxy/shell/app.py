@@ -23,12 +23,13 @@ from proxy.config import DeprecationSettings, Settings
 from proxy.ops import health
 from proxy.ops.accesslog import UPSTREAM_CALLS, route_of
 from proxy.ops.metrics import Metrics
-from proxy.shell import image_members, image_reads, image_writes, versions
+from proxy.shell import deletions, image_members, image_reads, image_writes, versions
 from proxy.shell.appkeys import (KEYSTONE, LISTING_MEMO, METRICS, REQUEST_ID, ROUTE, SETTINGS,
-                                 UPSTREAM, UPSTREAM_CALLS_KEY, VERSIONS)
+                                 TOMBSTONES, UPSTREAM, UPSTREAM_CALLS_KEY, VERSIONS)
 from proxy.shell.keystone import Keystone
 from proxy.shell.listing_memo import ListingMemo
 from proxy.shell.readiness import VersionWatch
+from proxy.shell.tombstone_store import TombstoneStore
 from proxy.shell.upstream import Upstream
 from proxy.shell.upstream_errors import UpstreamBroken, UpstreamUnavailable
 from proxy.v1.errors import V1Error, method_not_allowed, render
@@ -74,7 +75,9 @@ def make_app(settings: Settings) -> web.Application:
     app[health.HEALTH] = health.Health(app[VERSIONS], settings.health.ready_max_age)
     identity = settings.identity
     app[KEYSTONE] = Keystone(identity, upstream) if identity.keystone_url else None
+    app[TOMBSTONES] = TombstoneStore.create(settings.tombstones)
     app.cleanup_ctx.append(_upstream_lifetime)
+    app.cleanup_ctx.append(deletions.lifetime)
     app.on_response_prepare.append(_give_request_id)
     if settings.deprecation != DeprecationSettings():
         app.on_response_prepare.append(_deprecation_headers(settings.deprecation))

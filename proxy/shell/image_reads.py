@@ -15,12 +15,16 @@ import msgspec
 from aiohttp import web
 from multidict import CIMultiDict
 
+from proxy.shell import deletions
 from proxy.shell.appkeys import LISTING_MEMO, REQUEST_ID, SETTINGS
 from proxy.shell.listing_memo import ListingMemo
 from proxy.shell.requests import Caller, caller
 from proxy.shell.upstream import image_chunks
 from proxy.shell.upstream_errors import UpstreamError, status_as_v1
-from proxy.v1.images import download_refusal, meta_headers, to_v1_image, to_v1_summary
+from proxy.v1.errors import V1Error
+from proxy.v1.images import (SUMMARY_FIELDS, download_refusal, meta_headers, to_v1_image,
+                             to_v1_summary)
+from proxy.v1.tombstones import listed_tombstone
 from proxy.v1.query import ListQuery, parse_list_query, query_pairs
 from proxy.v2.answers import ParsedImage
 from proxy.v2.errors import v1_error_for_image
@@ -49,6 +53,12 @@ async def _listing(request: web.Request, shape) -> web.Response:
     listing = request.app[SETTINGS].listing
     query = _list_query(request.query_string, listing.default_limit, listing.max_limit)
     who = await caller(request)
+    if query.changes_since is not None:  # deleted images too: v1's history of deletions
+        records = await deletions.changes_listing(request.app, who, query, page_through)
+        return web.Response(body=_ENCODER.encode({"images": [
+            record if shape is to_v1_image else {f: record[f] for f in SUMMARY_FIELDS}
+            for record in records]}),
+            content_type="application/json")
     paging = ListPaging(plan_list(query, admin_project=who.admin_project))
     await page_through(paging, who, request.app[LISTING_MEMO])
     body = b'{"images":[' + b",".join([shaped_json(image, shape) for image in paging.images])
@@ -87,19 +97,33 @@ def shaped_json(image: ParsedImage, shape) -> bytes:
 async def image_meta(request: web.Request) -> web.Response:
     """HEAD /v1/images/{id}: the metadata as x-image-meta-* headers (v2 has no HEAD: GET)."""
     who = await caller(request)
-    image = to_v1_image(await who.image(request.match_info["image_id"]))
+    image = await _image_or_tombstone(request, who, request.match_info["image_id"])
     response = web.Response(headers=CIMultiDict(meta_headers(image)))
     response.headers["Content-Type"] = "text/html; charset=UTF-8"  # WebOb's default
     response.headers["Content-Length"] = "0"
     return response
 
 
+async def _image_or_tombstone(request: web.Request, who: Caller, image_id: str) -> dict:
+    """The v1 image; for an admin, a deleted image's tombstone as v1 showed it
+    (docs/v1-api.md#31-lookup-and-download-refusals)."""
+    try:
+        return to_v1_image(await who.image(image_id))
+    except V1Error as error:
+        if error.status != 404:
+            raise
+        tombstone = await deletions.for_admin(request.app, who, image_id)
+        if tombstone is None:
+            raise
+        return listed_tombstone(tombstone)
+
+
 async def image_data(request: web.Request) -> web.StreamResponse:
     """GET /v1/images/{id}: the data, streamed from v2's file endpoint in constant memory."""
     image_id = request.match_info["image_id"]
     who = await caller(request)
-    image = to_v1_image(await who.image(image_id))
-    refusal = download_refusal(image)
+    image = await _image_or_tombstone(request, who, image_id)
+    refusal = download_refusal(image)  # a deleted image's data is never served
     if refusal is not None:
         raise refusal
     response = web.StreamResponse(headers=CIMultiDict(meta_headers(image)))

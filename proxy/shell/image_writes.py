@@ -15,8 +15,9 @@ from functools import partial
 import orjson
 from aiohttp import web
 
+from proxy.shell import deletions
 from proxy.shell.appkeys import REQUEST_ID, SETTINGS
-from proxy.shell.requests import Caller, caller, is_image_id, public_url
+from proxy.shell.requests import Caller, caller, public_url
 from proxy.shell.upstream import DATA_CHUNK
 from proxy.shell.upstream_errors import (UpstreamError, UpstreamStatus, UpstreamUnavailable,
                                          status_as_v1)
@@ -24,7 +25,7 @@ from proxy.v1.errors import V1Error
 from proxy.v1.images import to_v1_image
 from proxy.v1.meta import ImageMeta, parse_image_meta, purge_requested
 from proxy.v2.answers import image_of
-from proxy.v2.errors import image_not_found, v1_error_for_delete, v1_error_for_image
+from proxy.v2.errors import v1_error_for_delete, v1_error_for_image
 from proxy.v2.writes import NO_WEB_DOWNLOAD, create_body, external_source, update_patch
 
 log = logging.getLogger(__name__)
@@ -127,11 +128,12 @@ async def update_image(request: web.Request) -> web.Response:
 async def delete_image(request: web.Request) -> web.Response:
     """DELETE /v1/images/{id}: 200 with an empty body, as v1 answered (not v2's 204)."""
     who = await caller(request)
-    image_id = request.match_info["image_id"]
-    if not is_image_id(image_id):
-        raise image_not_found(image_id)
+    # its last record first: the tombstone v1's changes-since and HEAD show (proxy.shell.deletions)
+    image = await who.image(request.match_info["image_id"])
+    image_id = image["id"]
     with status_as_v1(partial(v1_error_for_delete, image_id)):
         await who.upstream.delete_image(image_id)
+    await deletions.record(request.app, image)
     return web.Response(status=200, headers={"Content-Type": "text/html; charset=UTF-8"})
 
 

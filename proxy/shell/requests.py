@@ -22,10 +22,12 @@ from proxy.v2.errors import image_not_found, v1_error_for_image
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """``token``: the caller's own (forwarded, never kept); ``admin_project``: its project
-    when Keystone says it is an admin (else None); ``upstream``: the v2 calls made for it."""
+    """``token``: the caller's own (forwarded, never kept); ``project``: its project when
+    Keystone says (else None); ``admin_project``: the same when it is an admin (else None);
+    ``upstream``: the v2 calls made for it."""
 
     token: str | None
+    project: str | None
     admin_project: str | None
     upstream: UpstreamHandle
 
@@ -48,16 +50,18 @@ async def caller(request: web.Request) -> Caller:
             raise V1Error(401)
     elif not (token.isascii() and token.isprintable()):
         raise V1Error(401)
-    admin_project = None
+    project = admin_project = None
     keystone = app[KEYSTONE]
     if keystone is not None and token is not None:
         try:
             who = await keystone.identity(token)
         except TokenRejected:
             raise V1Error(401) from None
-        if who is not None and keystone.is_admin(who):
-            admin_project = who.project
-    return Caller(token, admin_project, app[UPSTREAM].for_caller(token, request[REQUEST_ID]))
+        if who is not None:
+            project = who.project
+            admin_project = project if keystone.is_admin(who) else None
+    return Caller(token, project, admin_project,
+                  app[UPSTREAM].for_caller(token, request[REQUEST_ID]))
 
 
 def is_image_id(value: str) -> bool:

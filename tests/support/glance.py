@@ -624,3 +624,21 @@ def _group_alive(pgid: int, proc: subprocess.Popen) -> bool:
         if int(fields[2]) == pgid and fields[0] != "Z":
             return True
     return False
+
+
+class NotifyingGlance(GlanceServer):
+    """GlanceServer with ``[oslo_messaging_notifications]`` on, to ``transport_url``."""
+
+    def __init__(self, *args, transport_url: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.transport_url = transport_url
+
+    def _write_configs(self, d: Path, port: int) -> None:
+        super()._write_configs(d, port)
+        conf = d / "etc" / "glance-api.conf"
+        body = conf.read_text()
+        assert body.startswith("[DEFAULT]\n")
+        conf.write_text(
+            f"[DEFAULT]\ntransport_url = {self.transport_url}\n"
+            + body[len("[DEFAULT]\n"):]
+            + "[oslo_messaging_notifications]\ndriver = messagingv2\n")
