@@ -23,10 +23,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support import postgres as pg_support
 from tests.support import rabbitmq as rabbit_support
 from tests.support.glance import NotifyingGlance, PortInUseError, free_port
-from tests.support.postgres import PostgresServer
 from tests.support.rabbitmq import RabbitServer
 
 # Glance's notifications with oslo.messaging's defaults: control_exchange is
@@ -44,20 +42,6 @@ def rabbit(tmp_path_factory, report):
     if rabbit_support.INSTALL_SECONDS is not None:
         report(f"rabbitmq-server apt install: {rabbit_support.INSTALL_SECONDS:.1f} s")
     report(f"RabbitMQ node start to AMQP-ready: {server.start_seconds:.1f} s")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def postgres(report):
-    server = PostgresServer()
-    server.start()
-    if pg_support.INSTALL_SECONDS is not None:
-        report(f"postgresql apt install: {pg_support.INSTALL_SECONDS:.1f} s")
-    report(f"PostgreSQL initdb {server.initdb_seconds:.1f} s, "
-           f"initdb to database ready: {server.start_seconds:.1f} s")
     try:
         yield server
     finally:

@@ -24,7 +24,6 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from proxy.shell import tombstone_store
 from proxy.shell.tombstone_store import SchemaTooNew, TombstoneStore
-from tests.support import postgres as pg_support
 from tests.support.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,20 +47,6 @@ def tombstone(image_id: str, deleted: datetime = T0, **fields) -> dict:
 
 
 # ------------------------------------------------------------------ the backends
-
-@pytest.fixture(scope="module")
-def postgres(report):
-    server = PostgresServer()
-    server.start()
-    if pg_support.INSTALL_SECONDS is not None:
-        report(f"postgresql apt install: {pg_support.INSTALL_SECONDS:.1f} s")
-    report(f"tombstone store tests: PostgreSQL initdb {server.initdb_seconds:.1f} s, "
-           f"initdb to database ready {server.start_seconds:.1f} s")
-    try:
-        yield server
-    finally:
-        server.stop()
-
 
 class Backend:
     """Where one test's stores live: a SQLite file, or a fresh PostgreSQL database."""

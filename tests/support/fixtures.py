@@ -25,6 +25,8 @@ from proxy.config import load_settings
 from tests.support.catalogue import Loaded, load
 from tests.support.lab_keystone import make_app as lab_keystone_app
 from tests.support.servers import ThreadedApp
+from tests.support import postgres as pg_support
+from tests.support.postgres import PostgresServer
 
 from tests.support.glance import (GLANCE_VERSION, GlanceServer, PortInUseError,
                                   ensure_glance_venv, free_port, set_progress)
@@ -181,3 +183,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     names = metafunc.fixturenames
     if "backend" not in names and any(f in names for f in _REAL_GLANCE_FIXTURES):
         metafunc.parametrize("upstream_id", [BACKEND_IDS["glance"]])
+
+
+@pytest.fixture(scope="module")
+def postgres(report):
+    """A real PostgreSQL from the system's packages, in its own directory and port."""
+    server = PostgresServer()
+    server.start()
+    if pg_support.INSTALL_SECONDS is not None:
+        report(f"postgresql apt install: {pg_support.INSTALL_SECONDS:.1f} s")
+    report(f"PostgreSQL initdb {server.initdb_seconds:.1f} s, "
+           f"initdb to database ready: {server.start_seconds:.1f} s")
+    try:
+        yield server
+    finally:
+        server.stop()
