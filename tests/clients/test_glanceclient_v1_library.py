@@ -17,6 +17,7 @@ import hashlib
 import html
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from aiohttp import web
@@ -605,3 +606,21 @@ def test_an_upstream_that_is_unavailable_is_a_503_the_caller_may_retry(
     with pytest.raises(LibraryError) as caught:
         library.call(unavailable.url, token("projB"), "result = list(glance.images.list())")
     assert (caught.value.code, caught.value.type) == (v1_status, raised)
+
+
+# ------------------------------------------------------------------ deleted images
+
+@on_upstreams
+def test_changes_since_lists_an_image_deleted_through_the_proxy_as_v1_did(glance, backend,
+                                                                        writes):
+    # issue 15: v1's history of deletions, as a sync job reads it with filters=changes-since
+    since = (datetime.now(timezone.utc) - timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S")
+    image = create(glance, name="gone-for-the-library", disk_format="raw",
+                   container_format="bare", data=b"abc")
+    glance(WRITER, "glance.images.delete(image_id)", image_id=image["id"])
+    found = [i for i in listed(glance, WRITER, filters={"changes-since": since})
+             if i["id"] == image["id"]]
+    assert [(i["name"], i["status"], i["deleted"], i["properties"]) for i in found] == [
+        ("gone-for-the-library", "deleted", True, {})]
+    assert found[0]["deleted_at"] is not None
+    assert all(i["id"] != image["id"] for i in listed(glance, WRITER))  # not without it
