@@ -78,7 +78,8 @@ def test_a_failed_install_says_where_its_log_is(empty_home, lines, monkeypatch):
                      "(log: ~/.cache/image-v1-proxy-tests/glance-venv.install.log)"]
 
 
-def test_the_lines_reach_the_terminal_through_pytests_capture(pytester, empty_home):
+def test_the_lines_reach_the_terminal_through_pytests_capture(pytester, empty_home,
+                                                             monkeypatch):
     pytester.makepyfile(test_tiny="""
         from tests.support import glance
 
@@ -93,7 +94,9 @@ def test_the_lines_reach_the_terminal_through_pytests_capture(pytester, empty_ho
             monkeypatch.setattr(glance, "_install", install)
             glance.ensure_glance_venv()
     """)
-    result = pytester.runpytest_inprocess(
+    # a pytest of its own, in a process of its own, as a user runs it
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    result = pytester.runpytest_subprocess(
         "-p", "tests.support.fixtures", "-p", "no:cacheprovider",
         "-o", "asyncio_default_fixture_loop_scope=function")
     result.assert_outcomes(passed=1)
