@@ -22,7 +22,7 @@ from proxy.shell.requests import Caller, caller
 from proxy.shell.upstream import image_chunks
 from proxy.shell.upstream_errors import UpstreamError, status_as_v1
 from proxy.v1.errors import V1Error
-from proxy.v1.images import (SUMMARY_FIELDS, download_refusal, meta_headers, to_v1_image,
+from proxy.v1.images import (download_refusal, meta_headers, summary_of, to_v1_image,
                              to_v1_summary)
 from proxy.v1.tombstones import listed_tombstone
 from proxy.v1.query import ListQuery, parse_list_query, query_pairs
@@ -56,8 +56,7 @@ async def _listing(request: web.Request, shape) -> web.Response:
     if query.changes_since is not None:  # deleted images too: v1's history of deletions
         records = await deletions.changes_listing(request.app, who, query, page_through)
         return web.Response(body=_ENCODER.encode({"images": [
-            record if shape is to_v1_image else {f: record[f] for f in SUMMARY_FIELDS}
-            for record in records]}),
+            record if shape is to_v1_image else summary_of(record) for record in records]}),
             content_type="application/json")
     paging = ListPaging(plan_list(query, admin_project=who.admin_project))
     await page_through(paging, who, request.app[LISTING_MEMO])

@@ -37,6 +37,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -275,6 +277,22 @@ class TombstoneStore:
             await conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_LOCK_NAME})
 
 
+def _switch_to_wal(cursor) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting as a write would: changing the journal mode
+    does not go through SQLite's busy handler, so two processes opening a new file at once
+    may get "database is locked" at once (seen on CI); it is asked again until the busy
+    timeout has passed."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_transactions(engine: AsyncEngine) -> None:
     """SQLAlchemy, not the sqlite3 module, begins SQLite's transactions (so DDL is inside
     them: docs of sqlalchemy.dialects.sqlite, "Transactions with SQLite"): BEGIN IMMEDIATE
@@ -287,7 +305,7 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA synchronous=FULL")
         finally:
             cursor.close()

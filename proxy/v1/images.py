@@ -114,8 +114,12 @@ SUMMARY_FIELDS = ("id", "name", "size", "disk_format", "container_format", "chec
 
 def to_v1_summary(image: dict) -> dict:
     """The six fields of ``GET /v1/images`` (docs/v1-api.md#27-response-shapes), checked alike."""
-    detail = to_v1_image(image)
-    return {field: detail[field] for field in SUMMARY_FIELDS}
+    return summary_of(to_v1_image(image))
+
+
+def summary_of(v1_image: dict) -> dict:
+    """A v1 detail image's six summary fields."""
+    return {field: v1_image[field] for field in SUMMARY_FIELDS}
 
 
 # The order a v1 server sent them in (docs/v1-api.md#32-metadata-headers).

@@ -9,7 +9,7 @@ import hashlib
 import pytest
 
 from tests.support.catalogue import token
-from tests.support.contract import PROJB_SEES, PUBLIC, expected_v1
+from tests.support.contract import PROJB_SEES, expected_v1
 from tests.support.legacy_client import parse_fields, parse_table, run_glance_v1
 
 pytestmark = pytest.mark.clients

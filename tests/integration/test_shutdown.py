@@ -12,7 +12,6 @@ grace ends. That takes about a millisecond, and the grace is GRACE seconds.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -25,57 +24,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from aiohttp import web
 
-from tests.support.faulty import GOOD_IMAGE, GOOD_LIST
+from tests.support.faulty import GOOD_IMAGE
 from tests.support.glance import free_port
-from tests.support.servers import ThreadedApp
+from tests.support.held_upstream import PATIENCE, HeldUpstream, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 GRACE = 2.0  # shutdown.grace given to the proxy
-PATIENCE = 60.0  # the deadline for anything awaited; only a broken proxy uses it up
 TIMER_SLACK = 0.1  # an event loop's timer may fire a few milliseconds early
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never an http_proxy
-
-
-class HeldUpstream:
-    """A v2 upstream that holds every listing until the test releases it. ``arrived`` is
-    set once a listing request has reached it, so the test knows that request is in flight
-    and stays in flight for as long as the test wants."""
-
-    def __init__(self) -> None:
-        self.arrived = threading.Event()
-        self.release = threading.Event()
-        self._server = ThreadedApp(self._app)
-
-    def start(self) -> "HeldUpstream":
-        self._server.start()
-        return self
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    def stop(self) -> None:
-        self.release.set()
-        self._server.stop()
-
-    def _app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/versions", self._versions)
-        app.router.add_get("/v2/images", self._images)
-        return app
-
-    async def _versions(self, request):
-        return web.json_response(
-            {"versions": [{"id": "v2.17", "status": "CURRENT", "links": []}]})
-
-    async def _images(self, request):
-        self.arrived.set()
-        deadline = time.monotonic() + PATIENCE
-        while not self.release.is_set() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        return web.Response(body=GOOD_LIST, content_type="application/json")
 
 
 def body_of(raw: bytes):
@@ -101,18 +58,6 @@ def attempt(url):
         raise
     except ConnectionResetError:  # http.client.RemoteDisconnected is one too
         return "reset", None
-
-
-def wait_for(probe, done, what, log=lambda: ""):
-    """Call ``probe`` until ``done(result)``; that result. Fails after PATIENCE seconds."""
-    deadline = time.monotonic() + PATIENCE
-    while True:
-        result = probe()
-        if done(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {PATIENCE} s (last: {result!r})\n{log()}")
-        time.sleep(0.05)
 
 
 class Proxy:
@@ -153,7 +98,7 @@ class Proxy:
 
 
 def test_sigterm_drains_then_refuses_then_exits_zero():
-    upstream = HeldUpstream().start()
+    upstream = HeldUpstream(hold=True)
     proxy = Proxy(upstream.url, free_port())
     try:
         proxy.wait_until_ready()
@@ -189,7 +134,7 @@ def test_sigterm_drains_then_refuses_then_exits_zero():
 
         # The listing, in flight all along, finishes whole after the port has closed.
         assert not in_flight
-        upstream.release.set()
+        upstream.hold.clear()
         thread.join(PATIENCE)
         status, body = in_flight["answer"]
         assert status == 200, proxy.output()
@@ -206,7 +151,7 @@ def children_of(pid):
 
 
 def test_workers_share_the_port_and_stop_together():
-    upstream = HeldUpstream().start()
+    upstream = HeldUpstream(hold=True)
     proxy = Proxy(upstream.url, free_port(), "--workers", "2")
     try:
         proxy.wait_until_ready()

@@ -10,7 +10,6 @@ wait is a poll under one generous deadline; a slow machine only makes the tests 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.client
 import json
@@ -28,18 +27,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from proxy.ops import metrics
 from proxy.ops.workers import FAST_DEATH, MAX_FAST_DEATHS
-from tests.support.faulty import GOOD_IMAGE, GOOD_LIST
+from tests.support.faulty import GOOD_IMAGE
 from tests.support.glance import free_port
-from tests.support.servers import ThreadedApp
-
-pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+from tests.support.held_upstream import PATIENCE, HeldUpstream, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-PATIENCE = 60.0  # the deadline for anything awaited; only a broken proxy uses it up
 AGENT = "workers-test/1.0"
 LISTING = "/v1/images/detail"
 REQUESTS = f'image_v1_proxy_requests_total{{method="GET",route="{LISTING}",status="200"}}'
@@ -47,53 +42,6 @@ LEGACY = f'image_v1_proxy_legacy_requests_total{{client="workers-test",route="{L
 DURATIONS = f'image_v1_proxy_request_duration_seconds_count{{route="{LISTING}"}}'
 UPSTREAM = 'image_v1_proxy_upstream_request_duration_seconds_count{call="list_images"}'
 IN_FLIGHT = "image_v1_proxy_in_flight_requests"
-
-
-class Upstream:
-    """A v2 upstream that counts the listings it answers; while ``hold`` is set, a listing
-    waits (``arrived`` set) until ``hold`` is cleared."""
-
-    def __init__(self) -> None:
-        self.listings = 0
-        self.hold = threading.Event()
-        self.arrived = threading.Event()
-        self._server = ThreadedApp(self._app).start()
-        self.url = self._server.url
-
-    def stop(self) -> None:
-        self.hold.clear()
-        self._server.stop()
-
-    def _app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/versions", self._versions)
-        app.router.add_get("/v2/images", self._images)
-        return app
-
-    async def _versions(self, request):
-        return web.json_response(
-            {"versions": [{"id": "v2.17", "status": "CURRENT", "links": []}]})
-
-    async def _images(self, request):
-        if self.hold.is_set():
-            self.arrived.set()
-            deadline = time.monotonic() + PATIENCE
-            while self.hold.is_set() and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-        self.listings += 1
-        return web.Response(body=GOOD_LIST, content_type="application/json")
-
-
-def wait_for(probe, done, what, log=lambda: ""):
-    """Call ``probe`` until ``done(result)``; that result. Fails after PATIENCE seconds."""
-    deadline = time.monotonic() + PATIENCE
-    while True:
-        result = probe()
-        if done(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {PATIENCE} s (last: {result!r})\n{log()}")
-        time.sleep(0.02)
 
 
 def samples(text: str) -> dict[str, float]:
@@ -104,7 +52,7 @@ def samples(text: str) -> dict[str, float]:
 class Group:
     """``python -m proxy --workers N`` in a process of its own, its output in a file."""
 
-    def __init__(self, upstream: Upstream, workers: int = 2, grace: float = 0.5,
+    def __init__(self, upstream: HeldUpstream, workers: int = 2, grace: float = 0.5,
                  port: int | None = None) -> None:
         self.port = port or free_port()
         env = {**os.environ, "IMAGE_V1_PROXY_UPSTREAM_URL": upstream.url,
@@ -212,7 +160,7 @@ class Group:
 
 @pytest.fixture
 def upstream():
-    upstream = Upstream()
+    upstream = HeldUpstream()
     yield upstream
     upstream.stop()
 
@@ -232,7 +180,7 @@ def spread_listings(group: Group, served: Counter, workers: list[int], at_least=
              f"listings served by each of {workers}", group.output)
 
 
-def assert_scrapes_whole(group: Group, upstream: Upstream, served: Counter, workers,
+def assert_scrapes_whole(group: Group, upstream: HeldUpstream, served: Counter, workers,
                          at_least=10) -> None:
     """Scrapes, until each of ``workers`` has answered ``at_least``: every one of them
     shows the whole group's counts, exactly."""
