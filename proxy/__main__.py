@@ -10,7 +10,7 @@ from importlib import resources
 from proxy import __version__
 from proxy.config import ENV_PREFIX, ConfigError, load_settings, log_level
 from proxy.ops.logs import configure_logging
-from proxy.ops.serving import ListenError, run, serve
+from proxy.ops.serving import StartError, run, serve
 from proxy.ops.workers import run_workers
 from proxy.shell.app import make_app
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     if workers == 1:
         try:
             run(serve(settings, make_app, demo=args.demo))
-        except ListenError as exc:
+        except StartError as exc:
             print(f"image-v1-proxy: {exc}", file=sys.stderr)
             return 1
         return 0

@@ -10,6 +10,16 @@ import orjson
 from proxy.ops.redact import RedactTokens
 
 
+REASON_MAX = 200  # characters of a failure's reason in a log line
+
+
+def reason_of(failure: BaseException) -> str:
+    """A failure in one short line: its kind and its text, never a traceback."""
+    text = " ".join(str(failure).split())
+    reason = f"{type(failure).__name__}: {text}" if text else type(failure).__name__
+    return reason if len(reason) <= REASON_MAX else reason[:REASON_MAX - 3] + "..."
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = {

@@ -81,8 +81,8 @@ class Metrics:
         self._clients: set[str] = set()
         # (route, method, status, User-Agent) -> its labels, worked out once per combination
         self._labels: dict[tuple, tuple] = {}
-        # tombstones and the bus (proxy.shell.deletions): this process's own, also in a group
-        self.deletions = {"stored": 0, "taken": 0, "dropped": 0, "connected": 0, "lag": 0.0}
+        # tombstones and the bus (proxy.shell.deletions)
+        self._deletions = dict.fromkeys(_DELETION_COUNTS, 0) | {"connected": 0, "lag": 0.0}
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -121,25 +121,34 @@ class Metrics:
         self._upstream_errors[kind] += 1
 
     def tombstone_stored(self) -> None:
-        self.deletions["stored"] += 1
+        self._count_deletion("stored")
+
+    def tombstone_lost(self) -> None:
+        """A delete through the proxy whose tombstone could not be stored."""
+        self._count_deletion("lost")
 
     def bus_event(self, kind: str, **fields) -> None:
         """What the bus consumer (proxy.shell.notifications) tells of itself."""
-        deletions = self.deletions
         if kind in ("connected", "disconnected"):
-            deletions["connected"] = int(kind == "connected")
+            self._set_deletion("connected", int(kind == "connected"))
         elif kind in ("taken", "dropped"):
-            deletions[kind] += 1
+            self._count_deletion(kind)
             if fields.get("stored") is True:
-                deletions["stored"] += 1
+                self._count_deletion("stored")
             if fields.get("lag") is not None:
-                deletions["lag"] = fields["lag"]
+                self._set_deletion("lag", fields["lag"])
+
+    def _count_deletion(self, name: str) -> None:
+        self._deletions[name] += 1
+
+    def _set_deletion(self, gauge: str, value: float) -> None:
+        self._deletions[gauge] = value
 
     def collect(self):
         """The families, as prometheus-client's registry asks a collector for them."""
         yield from _families(self._requests, self._request_seconds, self._upstream_seconds,
                              self._upstream_errors, self.in_flight, self._legacy)
-        yield from _deletion_families(self.deletions)
+        yield from _deletion_families(self._deletions)
 
     def render(self) -> web.Response:
         response = web.Response(body=generate_latest(self.registry))
@@ -147,19 +156,26 @@ class Metrics:
         return response
 
 
+_DELETION_COUNTS = ("stored", "lost", "taken", "dropped")
+
+
 def _deletion_families(deletions: dict):
     yield CounterMetricFamily("image_v1_proxy_tombstones_stored", "Deleted images recorded "
                               "as tombstones.", value=deletions["stored"])
+    yield CounterMetricFamily("image_v1_proxy_tombstones_lost", "Deletes through the proxy "
+                              "whose tombstone the store did not take.",
+                              value=deletions["lost"])
     taken = CounterMetricFamily("image_v1_proxy_notifications", "Bus messages taken or "
                                 "dropped (unreadable).", labels=["outcome"])
     taken.add_metric(["taken"], deletions["taken"])
     taken.add_metric(["dropped"], deletions["dropped"])
     yield taken
     yield GaugeMetricFamily("image_v1_proxy_bus_connected", "1 while the bus consumer is "
-                            "connected.", value=deletions["connected"])
+                            "connected (every worker's, in a group).",
+                            value=deletions["connected"])
     yield GaugeMetricFamily("image_v1_proxy_notification_lag_seconds", "From the last "
-                            "deletion taken from the bus to its tombstone.",
-                            value=deletions["lag"])
+                            "deletion taken from the bus to its tombstone (the largest of "
+                            "a group's workers).", value=deletions["lag"])
 
 
 def _families(requests_: dict, request_seconds: dict, upstream_seconds: dict,
@@ -269,7 +285,7 @@ class GroupMetrics(Metrics):
         self._next = _DISCARD + _SUM + 1
         self._lost = False
         self._take_over()
-        self.deletions = {"stored": 0, "taken": 0, "dropped": 0, "connected": 0, "lag": 0.0}
+        self._set_deletion("connected", 0)  # a dead worker's consumer is gone with it
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -358,26 +374,41 @@ class GroupMetrics(Metrics):
         slot = self._slot("upstream_errors", kind)  # first: it may map a larger file
         self._q[slot] += 1
 
+    def _count_deletion(self, name: str) -> None:
+        self._q[self._slot("deletions", name)] += 1
+
+    def _set_deletion(self, gauge: str, value: float) -> None:
+        slot = self._slot("deletion_gauges", gauge)
+        if gauge == "lag":
+            self._d[slot] = value
+        else:
+            self._q[slot] = value
+
     def collect(self):
-        """The sums of every worker's counts, read now."""
+        """The sums of every worker's counts, read now. The bus gauges are those of the
+        live workers: connected only when every one is, the largest lag."""
         counters: dict[str, dict[tuple, int]] = {
             "requests": defaultdict(int), "upstream_errors": defaultdict(int),
-            "legacy": defaultdict(int)}
+            "legacy": defaultdict(int), "deletions": defaultdict(int)}
+        gauges: dict[str, list[float]] = {"connected": [], "lag": []}
         histograms: dict[str, dict[str, _Histogram]] = {
             "request_seconds": defaultdict(_Histogram),
             "upstream_seconds": defaultdict(_Histogram)}
         in_flight = 0
         for keys in sorted(self._directory.glob("*.keys"), key=lambda path: int(path.stem)):
-            in_flight += _read_worker(keys, counters, histograms)
+            in_flight += _read_worker(keys, counters, histograms, gauges)
         errors = {labels[0]: count for labels, count in counters["upstream_errors"].items()}
         yield from _families(counters["requests"], histograms["request_seconds"],
                              histograms["upstream_seconds"], errors, in_flight, counters["legacy"])
-        yield from _deletion_families(self.deletions)
+        deletions = {name: counters["deletions"][(name,)] for name in _DELETION_COUNTS}
+        deletions["connected"] = int(bool(gauges["connected"]) and all(gauges["connected"]))
+        deletions["lag"] = max(gauges["lag"], default=0.0)
+        yield from _deletion_families(deletions)
 
 
-def _read_worker(keys_path: Path, counters: dict, histograms: dict) -> int:
-    """Adds one worker's counts to ``counters`` and ``histograms``; its in-flight requests
-    if it is alive, else 0."""
+def _read_worker(keys_path: Path, counters: dict, histograms: dict, gauges: dict) -> int:
+    """Adds one worker's counts to ``counters`` and ``histograms``, and if it is alive its
+    bus gauges to ``gauges``; its in-flight requests if it is alive, else 0."""
     keys = keys_path.read_bytes()
     fd = os.open(keys_path.with_suffix(".counts"), os.O_RDONLY)
     try:
@@ -399,6 +430,10 @@ def _read_worker(keys_path: Path, counters: dict, histograms: dict) -> int:
                         for i in range(_SUM):
                             histogram.counts[i] += q[slot + i]
                         histogram.sum += d[slot + _SUM]
+                    elif family == "deletion_gauges":
+                        if alive:
+                            gauges[labels[0]].append(d[slot] if labels[0] == "lag"
+                                                     else q[slot])
                     else:
                         counters[family][tuple(labels)] += q[slot]
                 return q[0] if alive else 0

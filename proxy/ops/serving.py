@@ -32,7 +32,11 @@ INTERRUPTED_AGAIN = 128 + signal.SIGINT
 SAME_INTERRUPT_WITHIN = 0.5
 
 
-class ListenError(Exception):
+class StartError(Exception):
+    """Start-up cannot go on: one line saying why, with no traceback (a setting to fix)."""
+
+
+class ListenError(StartError):
     """The listening socket could not be opened: one line naming the address and why."""
 
 

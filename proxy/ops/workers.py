@@ -26,13 +26,13 @@ import time
 
 from proxy.config import Settings
 from proxy.ops import metrics
-from proxy.ops.serving import STOP_SIGNALS, ListenError, MakeApp, run, serve
+from proxy.ops.serving import STOP_SIGNALS, MakeApp, StartError, run, serve
 
 log = logging.getLogger("proxy")
 
 FAST_DEATH = 10.0  # seconds: a worker that dies sooner after it started died "fast"
 MAX_FAST_DEATHS = 5  # that many fast deaths in a row: the group gives up (exit 1)
-CANNOT_LISTEN = 3  # a worker's exit status when its port cannot be had: not restarted
+CANNOT_START = 3  # a worker's exit status when its port or store cannot be had: not restarted
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -97,7 +97,7 @@ class _Group:
                 continue
             place, started = self._children.pop(pid)
             how = how_it_ended(status)
-            cannot_listen = os.waitstatus_to_exitcode(status) == CANNOT_LISTEN
+            cannot_start = os.waitstatus_to_exitcode(status) == CANNOT_START
             # Blocked: a signal that came before this has been handled (pthread_sigmask
             # runs pending handlers), and none can come between the test and the fork.
             signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -107,8 +107,8 @@ class _Group:
                         log.error("worker %d %s while the group was stopping", pid, how)
                         failed = True
                     continue
-                if cannot_listen:  # (it has said why) no restart would do better
-                    log.critical("worker %d cannot listen; stopping the group", pid)
+                if cannot_start:  # (it has said why) no restart would do better
+                    log.critical("worker %d cannot start; stopping the group", pid)
                     failed = True
                     self._stop_all(signal.SIGTERM)
                     continue
@@ -140,9 +140,9 @@ class _Group:
                     signal.signal(signum, handler)  # not the parent's _pass_on
                 metrics.join_group(self._directory, place)
                 run(serve(self._settings, self._make_app, demo=False, reuse_port=True))
-            except ListenError as exc:
+            except StartError as exc:
                 print(f"image-v1-proxy: {exc}", file=sys.stderr)  # as one process says it
-                code = CANNOT_LISTEN
+                code = CANNOT_START
             except BaseException:
                 log.exception("worker failed")
                 code = 1

@@ -7,6 +7,15 @@ notifications on a bus (``NotificationConsumer``, started by ``lifetime`` when
 ``notifications.url`` is set). Listings with ``changes-since`` merge them in
 (``changes_listing``); HEAD finds them for admins (``for_admin``). Nothing here runs for a
 listing without ``changes-since``.
+
+The store is never needed to serve other answers. The embedded SQLite file is started with
+the proxy: a file that cannot be made is a setting to fix, and start-up stops with one
+line. A shared database is connected in the background, with backoff, so that listings
+work while it is down; until it answers (and whenever it fails), a ``changes-since``
+listing is v1's 503 (an answer without the deletions would tell a sync job that nothing
+was deleted), an admin's HEAD of an image v2 does not know is the 404 v2 knows, the
+consumer leaves messages in the queue, and a delete through the proxy happens with its
+tombstone lost (logged, counted).
 """
 
 from __future__ import annotations
@@ -15,14 +24,18 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import random
 from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
 
+from proxy.ops.logs import reason_of
+from proxy.ops.serving import StartError
 from proxy.shell.appkeys import LISTING_MEMO, METRICS, SETTINGS, TOMBSTONES
 from proxy.shell.notifications import NotificationConsumer
 from proxy.shell.requests import Caller
-from proxy.shell.tombstone_store import TombstoneStore
+from proxy.shell.tombstone_store import SchemaTooNew, TombstoneStore
+from proxy.v1.errors import V1Error
 from proxy.v1.images import to_v1_image
 from proxy.v1.query import ListQuery
 from proxy.v1.tombstones import merge_changes, tombstone_of, visible_to
@@ -32,6 +45,7 @@ from proxy.v2.plan import ListPaging, plan_list
 log = logging.getLogger(__name__)
 
 PURGE_EVERY = 3600.0  # seconds between purges of tombstones past tombstones.retention_days
+CONNECT_BACKOFF = (1.0, 60.0)  # seconds: first and longest wait between tries of a database
 
 
 def record_of(body: bytes) -> dict | None:
@@ -50,6 +64,7 @@ async def record(app: web.Application, image: dict) -> None:
         if await store.put(tombstone_of(image, deleted_at=now)):
             app[METRICS].tombstone_stored()
     except Exception as exc:  # the delete happened; only its record is lost
+        app[METRICS].tombstone_lost()
         log.error("deleted image %s could not be recorded as a tombstone: %s", image.get("id"),
                   exc)
 
@@ -59,7 +74,11 @@ async def for_admin(app: web.Application, who: Caller, image_id: str) -> dict | 
     images), else None."""
     if who.admin_project is None:
         return None
-    return await app[TOMBSTONES].get(image_id)
+    try:
+        return await app[TOMBSTONES].get(image_id)
+    except Exception as exc:  # the store is down: what v2 knows, a 404
+        log.warning("tombstone of %s not looked up: %s", image_id, exc)
+        return None
 
 
 async def changes_listing(app: web.Application, who: Caller, query: ListQuery,
@@ -74,8 +93,12 @@ async def changes_listing(app: web.Application, who: Caller, query: ListQuery,
     await page_through(paging, who, app[LISTING_MEMO])
     live = [to_v1_image(image.v2) for image in paging.images]
     admin = who.admin_project is not None
-    tombstones = [r for r in await app[TOMBSTONES].since(query.changes_since)
-                  if visible_to(r, who.project, admin)]
+    try:
+        stored = await app[TOMBSTONES].since(query.changes_since)
+    except Exception as exc:  # no answer rather than one without the deletions
+        log.warning("changes-since listing refused: tombstones not readable: %s", exc)
+        raise V1Error(503) from None
+    tombstones = [r for r in stored if visible_to(r, who.project, admin)]
     return merge_changes(live, tombstones, query)
 
 
@@ -83,9 +106,17 @@ async def lifetime(app: web.Application):
     """The store for the app's life; the bus consumer and the purge in the background."""
     settings = app[SETTINGS]
     store = app[TOMBSTONES]
-    await store.start()
-    log.info("tombstones kept in %s", store.describe())
-    tasks = [asyncio.create_task(_purging(store, settings.tombstones.retention_days))]
+    if not settings.tombstones.database_url:  # the embedded file
+        try:
+            await store.start()
+        except Exception as exc:
+            raise StartError(f"cannot keep tombstones in {store.sqlite_file}: "
+                             f"{reason_of(exc)}") from None
+        log.info("tombstones kept in %s", store.describe())
+        tasks = []
+    else:
+        tasks = [asyncio.create_task(_connecting(store))]
+    tasks.append(asyncio.create_task(_purging(store, settings.tombstones.retention_days)))
     consumer = None
     bus = settings.notifications
     if bus.url:
@@ -102,6 +133,30 @@ async def lifetime(app: web.Application):
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await store.close()
+
+
+async def _connecting(store: TombstoneStore) -> None:
+    """A shared database, tried until it answers: one line when it does not (and when
+    its reason changes), one when it does."""
+    wait, said = CONNECT_BACKOFF[0], None
+    while True:
+        try:
+            await store.start()
+        except SchemaTooNew as exc:
+            log.error("tombstones not kept: %s", exc)
+            return
+        except Exception as exc:
+            reason = reason_of(exc)
+            if reason != said:
+                log.warning("tombstone database %s not answering (%s); changes-since "
+                            "listings are 503 until it does; retrying", store.describe(),
+                            reason)
+                said = reason
+            await asyncio.sleep(wait * random.uniform(0.8, 1.0))
+            wait = min(CONNECT_BACKOFF[1], 2 * wait)
+        else:
+            log.info("tombstones kept in %s", store.describe())
+            return
 
 
 async def _purging(store: TombstoneStore, retention_days: float) -> None:

@@ -42,9 +42,10 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from yarl import URL
 
+from proxy.ops.logs import reason_of
+
 log = logging.getLogger(__name__)
 
-_REASON_MAX = 200  # characters of a reason in a log line or an event
 _LAG_WARNING_EVERY = 60.0  # seconds between two "behind" log lines
 
 
@@ -102,7 +103,7 @@ class NotificationConsumer:
                 except asyncio.CancelledError:
                     raise
                 except Exception as failure:  # noqa: BLE001 -- whatever it is, retry
-                    reason = _reason(failure)
+                    reason = reason_of(failure)
                 if lost:  # it was up: start the backoff again
                     failures = 0
                     reason = lost[0]
@@ -146,7 +147,7 @@ class NotificationConsumer:
                 return
             gone.set()
             if self.connected:
-                reason = _reason(failure) if failure is not None else "closed by the broker"
+                reason = reason_of(failure) if failure is not None else "closed by the broker"
                 lost.append(reason)
                 self._went_down(reason, None)
 
@@ -191,7 +192,7 @@ class NotificationConsumer:
         try:
             record = self.record_of(message.body)
         except Exception as unreadable:  # noqa: BLE001 -- any body that cannot be read
-            reason = _reason(unreadable)
+            reason = reason_of(unreadable)
             level = logging.WARNING if isinstance(unreadable, ValueError) else logging.ERROR
             log.log(level, "notification dropped: %s (message_id=%s, routing_key=%s)",
                     reason, message.message_id, message.routing_key)
@@ -205,7 +206,7 @@ class NotificationConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as failure:  # noqa: BLE001 -- the store is down or refuses
-                await self._store_failed(message, _reason(failure))
+                await self._store_failed(message, reason_of(failure))
                 return
             self._store_failures = 0
         lag = _lag(message, record)
@@ -287,13 +288,6 @@ def _quiet_client_logs() -> None:
     client = logging.getLogger("aiormq.connection")
     if client.level == logging.NOTSET:
         client.setLevel(logging.CRITICAL)
-
-
-def _reason(failure: BaseException) -> str:
-    """One short line: the exception's kind and text."""
-    text = " ".join(str(failure).split())
-    reason = f"{type(failure).__name__}: {text}" if text else type(failure).__name__
-    return reason if len(reason) <= _REASON_MAX else reason[:_REASON_MAX - 3] + "..."
 
 
 def _safe_url(url: str) -> str:

@@ -245,3 +245,15 @@ def test_a_privileged_port_is_one_line_naming_the_address_no_traceback():
     assert (result.returncode, "Traceback" in result.stderr) == (1, False)
     assert last_line(result) == ("image-v1-proxy: cannot listen on 127.0.0.1:80: permission "
                                  "denied (a port below 1024 needs privileges)")
+
+
+def test_an_embedded_tombstone_file_that_cannot_be_made_is_one_line_no_traceback(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    path = blocker / "tombstones.sqlite"
+    result = run("--port", str(free_port()), env={
+        "IMAGE_V1_PROXY_UPSTREAM_URL": "http://127.0.0.1:9",
+        "IMAGE_V1_PROXY_TOMBSTONES_SQLITE_PATH": str(path)})
+    assert (result.returncode, "Traceback" in result.stderr) == (1, False), result.stderr
+    assert last_line(result).startswith(
+        f"image-v1-proxy: cannot keep tombstones in {path}: FileExistsError: ")

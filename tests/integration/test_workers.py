@@ -350,7 +350,7 @@ def test_a_port_that_cannot_be_had_stops_the_group_without_restarts(upstream):
     said = [line for line in output.splitlines()
             if line.startswith(f"image-v1-proxy: cannot listen on 127.0.0.1:{port}")]
     assert 1 <= len(said) <= 2, output  # each worker that tried says it
-    assert any(re.fullmatch(r"worker \d+ cannot listen; stopping the group", m)
+    assert any(re.fullmatch(r"worker \d+ cannot start; stopping the group", m)
                for m in messages), output
     assert not [m for m in messages if "in its place" in m or "Traceback" in m], output
 

@@ -99,6 +99,54 @@ def test_a_dead_workers_counts_stay_and_its_replacement_counts_on(worker, tmp_pa
     assert (tmp_path / "1.keys").read_bytes().endswith(b"\n")
 
 
+TAKEN = 'image_v1_proxy_notifications_total{outcome="taken"}'
+DROPPED = 'image_v1_proxy_notifications_total{outcome="dropped"}'
+STORED = "image_v1_proxy_tombstones_stored_total"
+CONNECTED = "image_v1_proxy_bus_connected"
+LAG = "image_v1_proxy_notification_lag_seconds"
+
+
+def test_every_workers_deletions_are_summed_and_the_bus_is_up_only_when_up_in_each(worker):
+    """Each worker runs a consumer of its own (competing on one queue): the counts of
+    all of them, and the bus is connected only if every live worker's consumer is."""
+    first, second = worker(1), worker(2)
+    first.bus_event("connected", url="amqp://bus:5672/", queue="q")
+    first.bus_event("taken", lag=2.5, stored=True, image_id="a")
+    first.bus_event("taken", lag=None, stored=None, image_id=None)  # not a deletion
+    second.bus_event("dropped", reason="ValueError: not JSON")
+    second.tombstone_stored()  # a DELETE through the proxy
+    second.bus_event("taken", lag=7.0, stored=False, image_id="a")  # stored already
+    for recorder in (first, second):
+        got = samples(recorder)
+        assert (got[TAKEN], got[DROPPED], got[STORED]) == (3, 1, 2)
+        assert (got[CONNECTED], got[LAG]) == (0, 7.0)  # the second is not connected
+    second.bus_event("connected", url="amqp://bus:5672/", queue="q")
+    assert samples(first)[CONNECTED] == 1
+    first.bus_event("disconnected", reason="ConnectionError")
+    assert samples(second)[CONNECTED] == 0
+
+
+def test_a_dead_workers_deletions_stay_and_its_bus_gauges_go(worker):
+    other = worker(2)
+    other.bus_event("connected", url="amqp://bus:5672/", queue="q")
+    pid = os.fork()
+    if pid == 0:  # a worker in place 1, killed while connected and far behind
+        try:
+            dying = worker(1)
+            dying.bus_event("connected", url="amqp://bus:5672/", queue="q")
+            dying.bus_event("taken", lag=900.0, stored=True, image_id="a")
+        finally:
+            os.kill(os.getpid(), signal.SIGKILL)
+    os.waitpid(pid, 0)
+    got = samples(other)
+    assert (got[TAKEN], got[STORED], got[CONNECTED], got[LAG]) == (1, 1, 1, 0.0)
+    replacement = worker(1)  # its consumer has not connected yet
+    got = samples(other)
+    assert (got[TAKEN], got[STORED], got[CONNECTED]) == (1, 1, 0)
+    replacement.bus_event("connected", url="amqp://bus:5672/", queue="q")
+    assert samples(other)[CONNECTED] == 1
+
+
 def test_many_label_combinations_grow_the_file_and_lose_nothing(worker):
     writer, reader = worker(1), worker(2)
     writer.upstream_failed("first")
