@@ -8,10 +8,13 @@ complete table proves the proxy returned full pages.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support.catalogue import PAGE_IMAGES, token
 from tests.support.legacy_client import parse_table, run_glance_v1
+from tests.support.v1_deletions import just_before, send
 
 PUBLIC = ("cirros", "ubuntu 22.04", "win:2019")
 PAGES = tuple(f"page-{i:02d}" for i in range(PAGE_IMAGES))
@@ -68,3 +71,23 @@ def test_image_list_by_minimum_size(glance_cli, proxy, backend):
 def test_image_list_with_page_size_2_still_lists_everything(glance_cli, proxy, backend):
     assert image_list(glance_cli, proxy, "projB", "--page-size", "2") == rows_for(
         backend, *PROJB_SEES)
+
+
+@pytest.mark.clients
+def test_image_list_changes_since_shows_an_image_deleted_through_the_proxy(glance_cli, proxy):
+    # issue 15: `glance image-list --changes-since` is how a v1 sync job learns of deletions
+    owner = "projCLIgone"
+    since = just_before()
+    status, _, body = send(proxy.url, "POST", "/v1/images", token(owner), {
+        "x-image-meta-name": "gone-for-the-cli", "x-image-meta-disk_format": "raw",
+        "x-image-meta-container_format": "bare", "Content-Type": "application/octet-stream"},
+        b"abcd")
+    assert status == 201, body
+    image_id = json.loads(body)["image"]["id"]
+    deleted = run_glance_v1(glance_cli, proxy.url, token(owner), "image-delete", image_id)
+    assert deleted.returncode == 0, deleted.stderr
+    assert image_list(glance_cli, proxy, owner, "--changes-since", since) == [{
+        "ID": image_id, "Name": "gone-for-the-cli", "Disk Format": "raw",
+        "Container Format": "bare", "Size": "4", "Status": "deleted"}]
+    # without it, a deleted image is never listed
+    assert image_id not in [row["ID"] for row in image_list(glance_cli, proxy, owner)]

@@ -2,9 +2,12 @@
 
 The Kubernetes manifests parse, their probes name paths the proxy really serves on the port
 their ConfigMap makes it listen on, their config passes the proxy's own validation, they
-hold no credential, and every container is locked down. The Containerfile's build context
-holds what `pip install .` needs, and its ENTRYPOINT + CMD, run directly, start a proxy
-that is healthy, becomes ready, and exits 0 on SIGTERM.
+hold no credential (the database's and the bus's URLs only by reference to a Secret),
+the tombstone store is kept where it survives (a writable volume for the sidecar's file, a
+shared database for the replicas), and every container is locked down. The Containerfile's
+build context holds what `pip install .` needs, its user can write the store's default
+file, and its ENTRYPOINT + CMD, run directly, start a proxy that is healthy, becomes ready,
+and exits 0 on SIGTERM.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import sys
 import time
 import tomllib
 import urllib.error
+import urllib.parse
 import urllib.request
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
@@ -30,7 +34,8 @@ from aiohttp import web
 from yarl import URL
 
 from proxy.shell.app import make_app
-from proxy.config import load_settings
+from proxy.config import TombstoneSettings, load_settings
+from proxy.shell.tombstone_store import TombstoneStore
 from tests.support.glance import free_port
 from tests.support.servers import ThreadedApp
 
@@ -319,7 +324,9 @@ async def test_every_probe_path_is_served_by_the_proxy(docs, spec, container, tm
     paths = {container[p]["httpGet"]["path"] for p in PROBES if p in container}
 
     nobody = f"http://127.0.0.1:{free_port()}"
-    local = {"IMAGE_V1_PROXY_UPSTREAM_CA_FILE": ""}  # the local upstreams speak plain http
+    local = {"IMAGE_V1_PROXY_UPSTREAM_CA_FILE": "",  # the local upstreams speak plain http
+             # the pod's volume is not here; nor is the real home the place for test files
+             "IMAGE_V1_PROXY_TOMBSTONES_SQLITE_PATH": str(tmp_path / "tombstones.sqlite")}
     down = settings_of(docs, spec, container, tmp_path, **local,
                        IMAGE_V1_PROXY_UPSTREAM_URL=nobody)
     client = await aiohttp_client(make_app(down))
@@ -374,10 +381,14 @@ def test_the_sidecars_application_calls_the_proxy_over_loopback(tmp_path):
         assert "--os-image-api-version 1" in command
 
 
-# A credential in any of these spellings, or any token/password/secret field with a value.
-FORBIDDEN = re.compile(r"x-auth-token|auth[-_]token|os_token|os_password|password",
-                       re.IGNORECASE)
+# A credential in any of these spellings, or any token/password/secret field with a value,
+# or a URL with a password in it (scheme://user:password@host).
+FORBIDDEN = re.compile(r"x-auth-token|auth[-_]token|os_token|os_password|password"
+                       r"|[a-z][a-z0-9+.-]*://[^/\s@]*:[^/\s@]*@", re.IGNORECASE)
 CREDENTIAL_KEY = re.compile(r"token|password|secret", re.IGNORECASE)
+# The one credential the proxy is given: the URLs of the tombstone database and the bus,
+# passwords included, from a Secret. Never an OpenStack credential: callers send their own.
+STORE_SECRETS = ("IMAGE_V1_PROXY_TOMBSTONES_DATABASE_URL", "IMAGE_V1_PROXY_NOTIFICATIONS_URL")
 
 
 def credentials_in(node, where: str):
@@ -411,8 +422,8 @@ def test_no_token_or_password_is_in_a_manifest(path):
         for container in containers(spec):
             for env in container.get("env", []):
                 assert not CREDENTIAL_KEY.search(env["name"]), env["name"]
-                assert "valueFrom" not in env or "secretKeyRef" not in env["valueFrom"] or \
-                    container["name"] != PROXY  # the proxy needs no credential at all
+                if container["name"] == PROXY and "secretKeyRef" in env.get("valueFrom", {}):
+                    assert env["name"] in STORE_SECRETS, env["name"]
             if container["name"] == PROXY:
                 assert "envFrom" not in container
 
@@ -435,6 +446,173 @@ def test_every_container_is_locked_down_and_sized(path):
             if container["name"] == PROXY:
                 assert context.get("runAsUser", int(uid)) == int(uid), name
                 assert context.get("runAsGroup", int(gid or uid)) == int(gid or uid), name
+
+
+# --- the tombstone store and the bus -------------------------------------------------------
+
+def secret_refs(container: dict) -> dict[str, dict]:
+    """{environment variable: its secretKeyRef} of a container."""
+    return {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container.get("env", [])
+            if "secretKeyRef" in e.get("valueFrom", {})}
+
+
+def documented_secrets(path: Path) -> dict[str, dict[str, str]]:
+    """{name: {key: example value}} of each `kubectl create secret generic` in the
+    manifest's comments: how the operator is told to make the Secrets it names."""
+    lines, pending = [], ""
+    for line in path.read_text().splitlines():
+        text = line.strip()
+        if not text.startswith("#"):
+            pending = ""
+            continue
+        text = text.lstrip("#").strip()
+        if text.endswith("\\"):
+            pending += text[:-1] + " "
+            continue
+        lines.append(pending + text)
+        pending = ""
+    secrets = {}
+    for line in lines:
+        if line.startswith("kubectl create secret generic "):
+            words = shlex.split(line)
+            literals = [w.partition("=")[2] for w in words if w.startswith("--from-literal=")]
+            secrets[words[4]] = dict(literal.split("=", 1) for literal in literals)
+    return secrets
+
+
+def settings_with_secrets(path, docs, spec, container, tmp_path, **overrides):
+    """settings_of, with each variable from a Secret set to the example value its
+    documented `kubectl create secret` command gives it."""
+    secrets = documented_secrets(path)
+    given = {}
+    for name, ref in secret_refs(container).items():
+        assert ref["key"] in secrets.get(ref["name"], {}), \
+            f"{name}: no kubectl create secret in the comments makes {ref['name']}/{ref['key']}"
+        given[name] = secrets[ref["name"]][ref["key"]]
+    return settings_of(docs, spec, container, tmp_path, **{**given, **overrides})
+
+
+def pod_labels(docs: list[dict], spec: dict) -> dict:
+    for doc in docs:
+        if doc["kind"] == "Pod" and doc["spec"] is spec:
+            return doc["metadata"].get("labels", {})
+        template = doc.get("spec", {}).get("template", {})
+        if template.get("spec") is spec:
+            return template["metadata"].get("labels", {})
+    raise AssertionError("a pod spec of no document")
+
+
+def volume_holding(spec: dict, container: dict, path: str) -> tuple[dict, dict] | None:
+    """(volume, mount) of the container's innermost mount under which ``path`` lies, or
+    None: on the root filesystem."""
+    mounts = [m for m in container.get("volumeMounts", [])
+              if PurePosixPath(path).is_relative_to(m["mountPath"]) and path != m["mountPath"]]
+    if not mounts:
+        return None
+    mount = max(mounts, key=lambda m: len(PurePosixPath(m["mountPath"]).parts))
+    return next(v for v in spec["volumes"] if v["name"] == mount["name"]), mount
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443, "postgresql": 5432, "postgres": 5432,
+                 "mysql": 3306, "mariadb": 3306, "amqp": 5672, "amqps": 5671}
+
+
+def port_of(url: str) -> int:
+    parts = urllib.parse.urlsplit(url)
+    return parts.port or DEFAULT_PORTS[parts.scheme.partition("+")[0]]
+
+
+def egress_allows(policy: dict, protocol: str, port: int) -> bool:
+    """Whether some egress rule of the NetworkPolicy lets ``port`` out (to somewhere: where
+    Glance, Keystone, the database and the bus run is the cluster's, not this file's)."""
+    for rule in policy["spec"].get("egress", []):
+        for allowed in rule.get("ports") or [{}]:
+            if allowed.get("protocol", "TCP") != protocol:
+                continue
+            first = allowed.get("port")
+            if first is None or first == port or (
+                    isinstance(first, int) and first <= port <= allowed.get("endPort", first)):
+                return True
+    return False
+
+
+def test_the_sidecars_tombstone_file_is_on_a_volume_that_outlives_the_proxy(tmp_path):
+    """Not under ~: the image's HOME is on the read-only root filesystem (and the proxy
+    does not start when it cannot make the file)."""
+    docs = documents(KUBERNETES / "sidecar-pod.yaml")
+    ((spec, proxy),) = proxy_containers(docs)
+    tombstones = settings_of(docs, spec, proxy, tmp_path).tombstones
+    assert tombstones.database_url == ""  # the embedded SQLite file
+    assert PurePosixPath(tombstones.sqlite_path).is_absolute(), tombstones.sqlite_path
+    assert proxy["securityContext"]["readOnlyRootFilesystem"] is True
+    held = volume_holding(spec, proxy, tombstones.sqlite_path)
+    assert held, f"{tombstones.sqlite_path} is on the read-only root filesystem"
+    volume, mount = held
+    assert not mount.get("readOnly", False)  # SQLite writes its -wal and -shm beside it
+    # A container restart keeps an emptyDir; configMap, secret and the like are read-only.
+    assert {"emptyDir", "persistentVolumeClaim", "ephemeral"} & volume.keys(), volume
+    if "emptyDir" in volume:
+        assert volume["emptyDir"].get("sizeLimit"), volume
+
+
+def test_the_shared_replicas_share_postgresql_and_the_bus_through_a_secret(tmp_path):
+    path = KUBERNETES / "shared-service.yaml"
+    docs = documents(path)
+    ((spec, proxy),) = proxy_containers(docs)
+    refs = secret_refs(proxy)
+    assert set(STORE_SECRETS) <= refs.keys()
+    for ref in refs.values():
+        assert ref.get("optional", False) is False  # a replica without them is not started
+    # Nowhere but the Secret: no literal variable, nothing in the ConfigMap.
+    assert not set(STORE_SECRETS) & literal_env(proxy).keys()
+    alone = settings_of(docs, spec, proxy, tmp_path)
+    assert alone.tombstones.database_url == "" and alone.notifications.url == ""
+
+    settings = settings_with_secrets(path, docs, spec, proxy, tmp_path)
+    assert TombstoneStore.create(settings.tombstones).dialect == "postgresql"
+    assert urllib.parse.urlsplit(settings.notifications.url).scheme in ("amqp", "amqps")
+    # The documented command takes each password from the shell, never spells one out.
+    for url in (settings.tombstones.database_url, settings.notifications.url):
+        assert re.fullmatch(r"\$\{?\w+\}?", urllib.parse.urlsplit(url).password or ""), url
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.stem)
+def test_every_secret_the_proxy_reads_is_documented_and_not_in_a_manifest(path, tmp_path):
+    contained = {d["metadata"]["name"] for p in MANIFESTS for d in documents(p)
+                 if d["kind"] == "Secret" and (d.get("data") or d.get("stringData"))}
+    documented = documented_secrets(path)
+    docs = documents(path)
+    for spec, proxy in proxy_containers(docs):
+        for name, ref in secret_refs(proxy).items():
+            assert name in STORE_SECRETS, name
+            assert ref["name"] not in contained, ref["name"]
+            assert ref["key"] in documented.get(ref["name"], {}), (name, ref)
+        settings_with_secrets(path, docs, spec, proxy, tmp_path)  # the values pass validation
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.stem)
+def test_a_policy_restricting_egress_lets_the_proxy_reach_what_it_contacts(path, tmp_path):
+    """The configured upstream, Keystone, the database and the bus, by port; and DNS."""
+    docs = documents(path)
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    for spec, proxy in proxy_containers(docs):
+        settings = settings_with_secrets(path, docs, spec, proxy, tmp_path)
+        needed = {("UDP", 53), ("TCP", port_of(settings.upstream.url))}
+        if settings.identity.keystone_url:
+            needed.add(("TCP", port_of(settings.identity.keystone_url)))
+        if settings.tombstones.database_url:
+            needed.add(("TCP", port_of(settings.tombstones.database_url)))
+        if settings.notifications.url:
+            needed.add(("TCP", port_of(settings.notifications.url)))
+        labels = pod_labels(docs, spec)
+        for policy in policies:
+            selector = policy["spec"]["podSelector"].get("matchLabels", {})
+            types = policy["spec"].get("policyTypes") or (
+                ["Ingress", "Egress"] if "egress" in policy["spec"] else ["Ingress"])
+            if selector.items() <= labels.items() and "Egress" in types:
+                for protocol, port in sorted(needed):
+                    assert egress_allows(policy, protocol, port), (
+                        policy["metadata"]["name"], protocol, port)
 
 
 # --- the Containerfile ---------------------------------------------------------------------
@@ -470,6 +648,40 @@ def test_the_containerfile_builds_a_small_non_root_image_that_gets_sigterm():
     assert all(re.search(r"\s\.(\s|$)", r) for r in installs)
     check = only("HEALTHCHECK")
     assert "/healthz" in exec_form(check.partition(" CMD ")[2])[-1]
+
+
+def shell_commands(text: str) -> list[list[str]]:
+    """The simple commands of a RUN's shell line, split at && || ; |."""
+    commands = [[]]
+    for word in shlex.split(text):
+        if word in ("&&", "||", ";", "|"):
+            commands.append([])
+        else:
+            commands[-1].append(word)
+    return [c for c in commands if c]
+
+
+def option(command: list[str], *names: str) -> str | None:
+    for i, word in enumerate(command[:-1]):
+        if word in names:
+            return command[i + 1]
+    return None
+
+
+def test_the_images_user_can_write_the_store_s_default_file():
+    """The embedded store's default file is under ~, and the proxy does not start when it
+    cannot make it: the USER's home must exist and be its own."""
+    assert TombstoneSettings().sqlite_path.startswith("~/")
+    uid = only("USER").partition(":")[0]
+    commands = [c for k, rest in final_stage() if k == "RUN" for c in shell_commands(rest)]
+    users = [c for c in commands if c[0] == "useradd" and option(c, "--uid", "-u") == uid]
+    home = image_env().get("HOME") or (users and option(users[-1], "--home-dir", "-d"))
+    assert home, "the image's user has no HOME the Containerfile states"
+    made = [c for c in commands if home in c and (
+        (c[0] == "useradd" and {"--create-home", "-m"} & set(c))
+        or (c[0] == "install" and "-d" in c and option(c, "-o", "--owner") == uid)
+        or (c[0] == "chown" and c[-2].partition(":")[0] == uid))]
+    assert made, f"{home} (the image's HOME) is not made for user {uid}"
 
 
 def test_the_build_context_holds_what_pip_install_needs_and_nothing_else():
