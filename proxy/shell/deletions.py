@@ -112,11 +112,7 @@ async def lifetime(app: web.Application):
         except Exception as exc:
             raise StartError(f"cannot keep tombstones in {store.sqlite_file}: "
                              f"{reason_of(exc)}") from None
-        log.info("tombstones kept in %s", store.describe())
-        tasks = []
-    else:
-        tasks = [asyncio.create_task(_connecting(store))]
-    tasks.append(asyncio.create_task(_purging(store, settings.tombstones.retention_days)))
+    tasks = [asyncio.create_task(_keeping(store, settings.tombstones.retention_days))]
     consumer = None
     bus = settings.notifications
     if bus.url:
@@ -135,16 +131,22 @@ async def lifetime(app: web.Application):
     await store.close()
 
 
-async def _connecting(store: TombstoneStore) -> None:
+async def _keeping(store: TombstoneStore, retention_days: float) -> None:
+    """A shared database connected (the embedded file is already), then purged."""
+    if await _connected(store):
+        await _purging(store, retention_days)
+
+
+async def _connected(store: TombstoneStore) -> bool:
     """A shared database, tried until it answers: one line when it does not (and when
-    its reason changes), one when it does."""
+    its reason changes). False when it never will (its schema is newer)."""
     wait, said = CONNECT_BACKOFF[0], None
-    while True:
+    while not store.started:
         try:
             await store.start()
         except SchemaTooNew as exc:
             log.error("tombstones not kept: %s", exc)
-            return
+            return False
         except Exception as exc:
             reason = reason_of(exc)
             if reason != said:
@@ -154,9 +156,7 @@ async def _connecting(store: TombstoneStore) -> None:
                 said = reason
             await asyncio.sleep(wait * random.uniform(0.8, 1.0))
             wait = min(CONNECT_BACKOFF[1], 2 * wait)
-        else:
-            log.info("tombstones kept in %s", store.describe())
-            return
+    return True  # (start says so in the log)
 
 
 async def _purging(store: TombstoneStore, retention_days: float) -> None:

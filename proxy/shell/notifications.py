@@ -169,12 +169,12 @@ class NotificationConsumer:
             await queue.consume(deliver, no_ack=False)
             self._came_up()
             losing = asyncio.ensure_future(gone.wait())
+            taking = None
             try:
                 while True:
                     taking = asyncio.ensure_future(inbox.get())
                     await asyncio.wait({taking, losing}, return_when=asyncio.FIRST_COMPLETED)
                     if not taking.done():
-                        taking.cancel()
                         return  # what is left in the inbox is delivered again
                     self._idle.clear()
                     try:
@@ -182,7 +182,10 @@ class NotificationConsumer:
                     finally:
                         self._idle.set()
             finally:
+                # neither waiter outlives the session (cancelled, or the connection gone)
                 losing.cancel()
+                if taking is not None:
+                    taking.cancel()
         finally:
             closing = True
             with contextlib.suppress(Exception):

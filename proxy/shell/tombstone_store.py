@@ -138,6 +138,10 @@ class TombstoneStore:
         return cls(settings.database_url, settings.sqlite_path)
 
     @property
+    def started(self) -> bool:
+        return self._engine is not None
+
+    @property
     def dialect(self) -> str:
         """``sqlite``, ``postgresql``, ``mysql``..."""
         return self.url.get_backend_name()
@@ -162,19 +166,18 @@ class TombstoneStore:
             # a connection that died with its server (a restart, a failover) is replaced
             # at checkout rather than failing the caller's query
             engine = create_async_engine(self.url, pool_pre_ping=True)
-        self._engine = engine
-        self._writer = engine.execution_options(tombstones_write=True)
-        try:
-            async with self._writing() as conn:
+        writer = engine.execution_options(tombstones_write=True)
+        try:  # usable once its schema is there, not before
+            async with writer.begin() as conn:
                 await self._lock_schema(conn)
                 try:
                     self.schema_version = await conn.run_sync(_migrate)
                 finally:
                     await self._unlock_schema(conn)
         except BaseException:
-            self._engine = self._writer = None
             await engine.dispose()
             raise
+        self._engine, self._writer = engine, writer
         log.info("tombstone store %s, schema version %d", self.describe(),
                  self.schema_version)
 
