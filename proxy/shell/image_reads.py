@@ -23,7 +23,7 @@ from proxy.shell.upstream import image_chunks
 from proxy.shell.upstream_errors import UpstreamError, status_as_v1
 from proxy.v1.errors import V1Error
 from proxy.v1.images import (download_refusal, meta_headers, summary_of, to_v1_image,
-                             to_v1_summary)
+                             v1_image_of, v1_summary_of)
 from proxy.v1.tombstones import listed_tombstone
 from proxy.v1.query import ListQuery, parse_list_query, query_pairs
 from proxy.v2.answers import ParsedImage
@@ -41,12 +41,12 @@ _ENCODER = msgspec.json.Encoder()
 
 async def images_index(request: web.Request) -> web.Response:
     """GET /v1/images (and any method on /v1/, as v1's router did): the summary list."""
-    return await _listing(request, to_v1_summary)
+    return await _listing(request, v1_summary_of)
 
 
 async def images_detail(request: web.Request) -> web.Response:
     """GET /v1/images/detail: the detailed list."""
-    return await _listing(request, to_v1_image)
+    return await _listing(request, v1_image_of)
 
 
 async def _listing(request: web.Request, shape) -> web.Response:
@@ -56,12 +56,12 @@ async def _listing(request: web.Request, shape) -> web.Response:
     if query.changes_since is not None:  # deleted images too: v1's history of deletions
         records = await deletions.changes_listing(request.app, who, query, page_through)
         return web.Response(body=_ENCODER.encode({"images": [
-            record if shape is to_v1_image else summary_of(record) for record in records]}),
+            record if shape is v1_image_of else summary_of(record) for record in records]}),
             content_type="application/json")
     paging = ListPaging(plan_list(query, admin_project=who.admin_project))
     await page_through(paging, who, request.app[LISTING_MEMO])
-    body = b'{"images":[' + b",".join([shaped_json(image, shape) for image in paging.images])
-    return web.Response(body=body + b"]}", content_type="application/json")
+    return web.Response(body=listing_json(paging.images, shape),
+                        content_type="application/json")
 
 
 @lru_cache(maxsize=1024)
@@ -83,11 +83,22 @@ async def page_through(paging: ListPaging, who: Caller, memo: ListingMemo) -> No
             params = paging.feed(page, shared)
 
 
+def listing_json(images: list[ParsedImage], shape) -> bytes:
+    """The v1 listing body: images read in one pass written in one go, those the memo
+    keeps joined from the JSON each made once."""
+    if not any(image.shaped is not None for image in images):
+        return _ENCODER.encode({"images": [shape(image.v2) for image in images]})
+    return b'{"images":[' + b",".join([shaped_json(image, shape) for image in images]) + b"]}"
+
+
 def shaped_json(image: ParsedImage, shape) -> bytes:
-    """``shape``'s v1 answer for ``image`` as JSON, made once per distinct image."""
-    json = image.shaped.get(shape)
+    """``shape``'s v1 answer for ``image`` as JSON, made once per image the memo keeps."""
+    shaped = image.shaped
+    if shaped is None:
+        return _ENCODER.encode(shape(image.v2))
+    json = shaped.get(shape)
     if json is None:
-        json = image.shaped[shape] = _ENCODER.encode(shape(image.v2))
+        json = shaped[shape] = _ENCODER.encode(shape(image.v2))
     return json
 
 

@@ -1,4 +1,4 @@
-"""v2 list bodies -> typed, immutable pages, each distinct image parsed only once.
+"""v2 list bodies -> typed, immutable pages; what repeats is read once.
 
 Legacy tools list the same images again and again, and a v2 image is the same bytes until
 it changes. So a list body is split into each image's own bytes (msgspec, in C, without
@@ -9,8 +9,22 @@ read, so who asks does not matter, and a caller meets an entry only when the ups
 that caller those very bytes
 (docs/failures-and-hostile-input.md#identity-and-what-is-kept-across-callers).
 
+Remembering costs when nothing repeats (a catalogue that changes between answers, one
+larger than the memo walked page by page), so the memo never costs more than it saves
+(bench/RESULTS.md measures each rule):
+
+* an image or a body is kept on its second sighting only: a table of hashes remembers the
+  first ones, so what is seen once is neither copied in nor pushed out;
+* when a body brings nothing seen before, the next ``SAMPLE_EVERY - 1`` bodies are read in
+  one pass (no split, no hashing: the cheapest read there is), and one in ``SAMPLE_EVERY``
+  goes through the memo to notice when answers repeat again;
+* a full memo takes a newcomer only in place of an entry unused for ``STALE_AFTER`` times
+  its image bound (counted in images read): a catalogue larger than the memo, walked again
+  and again, keeps the part it holds rather than each image pushing out the next one due.
+
 Both are bounded by ``listing.memo_images`` images and ``listing.memo_bytes`` bytes of v2
-JSON, and the least recently used entry goes first.
+JSON, the least recently used entry first; a bound of 0 turns the memo off: every body is
+read in one pass.
 """
 
 from __future__ import annotations
@@ -21,47 +35,84 @@ import msgspec
 
 from proxy.v2.answers import ListPage, ParsedImage, UpstreamShapeError, image_of
 
+SAMPLE_EVERY = 8  # while nothing repeats, one body in this many goes through the memo
+STALE_AFTER = 8  # an entry unused for this many times memo_images images may be replaced
 
-class _ListBody(msgspec.Struct):
+
+class _SplitBody(msgspec.Struct):
     images: list[msgspec.Raw]
     next: msgspec.Raw = msgspec.Raw(b"")  # only whether it is there matters
 
 
+class _WholeBody(msgspec.Struct):
+    images: list[dict]
+    next: msgspec.Raw = msgspec.Raw(b"")
+
+
 # msgspec: it reads one image 1.9x as fast as orjson
-_DECODER = msgspec.json.Decoder(_ListBody)
-_IMAGE_DECODER = msgspec.json.Decoder()
+_SPLIT = msgspec.json.Decoder(_SplitBody)
+_WHOLE = msgspec.json.Decoder(_WholeBody)
+_IMAGE = msgspec.json.Decoder()
 
 
 class _Lru:
-    """Entries by key, each with a weight in images and bytes, the least recently used
-    dropped first past either bound."""
+    """Entries by key, each with a weight in images and bytes and the time (in images
+    read) it was last used; the least recently used dropped first past either bound, if
+    it is stale."""
 
-    __slots__ = ("entries", "max_images", "max_bytes", "images", "bytes")
+    __slots__ = ("entries", "max_images", "max_bytes", "stale_after", "images", "bytes")
 
     def __init__(self, max_images: int, max_bytes: int) -> None:
-        self.entries: OrderedDict[bytes, tuple[object, int]] = OrderedDict()
+        self.entries: OrderedDict[bytes, list] = OrderedDict()  # key -> [value, weight, used]
         self.max_images, self.max_bytes = max_images, max_bytes
+        self.stale_after = STALE_AFTER * max_images
         self.images = self.bytes = 0
 
-    def get(self, key: bytes):
+    def get(self, key: bytes, now: int):
         found = self.entries.get(key)
         if found is None:
             return None
         self.entries.move_to_end(key)
+        found[2] = now
         return found[0]
 
-    def put(self, key: bytes, value, images: int) -> None:
+    def put(self, key: bytes, value, images: int, now: int) -> None:
         if images > self.max_images or len(key) > self.max_bytes:
             return
         entries = self.entries
-        while entries and (self.images + images > self.max_images
-                           or self.bytes + len(key) > self.max_bytes):
-            oldest, (_, weight) = entries.popitem(last=False)
+        while (self.images + images > self.max_images
+               or self.bytes + len(key) > self.max_bytes):
+            oldest = next(iter(entries))
+            _, weight, used = entries[oldest]
+            if now - used <= self.stale_after:
+                return  # the memo keeps what it has: it is still being used
+            del entries[oldest]
             self.images -= weight
             self.bytes -= len(oldest)
-        entries[key] = (value, images)
+        entries[key] = [value, images, now]
         self.images += images
         self.bytes += len(key)
+
+
+class _SeenOnce:
+    """Hashes of keys seen once: the newest ``limit`` to ``2 * limit`` of them, in two
+    generations (the older is dropped whole when the newer is full)."""
+
+    __slots__ = ("newer", "older", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.newer: set[int] = set()
+        self.older: set[int] = set()
+        self.limit = limit
+
+    def again(self, key_hash: int) -> bool:
+        """True when ``key_hash`` was seen before (its second sighting), else remembered."""
+        if key_hash in self.newer or key_hash in self.older:
+            return True
+        self.newer.add(key_hash)
+        if len(self.newer) >= self.limit:
+            self.older, self.newer = self.newer, set()
+        return False
 
 
 class ListingMemo:
@@ -70,40 +121,72 @@ class ListingMemo:
     their parsed JSON, the v1 JSON made of them; a body shares its images' objects)."""
 
     def __init__(self, max_images: int, max_bytes: int) -> None:
+        self._on = max_images > 0 and max_bytes > 0
         self._images = _Lru(max_images, max_bytes)
         self._bodies = _Lru(max_images, max_bytes)
+        # as many sightings as images kept, and as many again (a few hundred kB at most)
+        self._seen_images = _SeenOnce(min(max(max_images, 1024), 1 << 16))
+        self._seen_bodies = _SeenOnce(64)
+        self._read = 0  # images read: the memo's clock
+        self._skip = 0  # bodies still to read in one pass before the next goes through it
 
     def page(self, body: bytes) -> ListPage:
         """A ``GET /v2/images`` body -> its ListPage (shared: never change it);
         UpstreamShapeError if it is not a v2 image list."""
-        page = self._bodies.get(body)
-        if page is None:
-            page = self._read(body)
+        if not self._on or self._skip:
+            self._skip = max(self._skip - 1, 0)
+            page = _read_whole(body)
+            self._read += len(page.images)
+            return page
+        now = self._read
+        page = self._bodies.get(body, now)
+        if page is not None:
+            self._read += len(page.images)
+            return page
+        page, repeated = self._read_split(body, now)
+        self._read += len(page.images)
+        if self._seen_bodies.again(hash(body)):
             # an empty answer still differs by query (its "first" link): it weighs one
-            self._bodies.put(body, page, max(len(page.images), 1))
+            self._bodies.put(body, page, max(len(page.images), 1), now)
+        elif not repeated:
+            self._skip = SAMPLE_EVERY - 1
         return page
 
-    def _read(self, body: bytes) -> ListPage:
+    def _read_split(self, body: bytes, now: int) -> tuple[ListPage, bool]:
+        """The body image by image through the memo; whether any image was seen before."""
         try:
-            listed = _DECODER.decode(body)
+            listed = _SPLIT.decode(body)
         except msgspec.ValidationError:
             raise UpstreamShapeError("the image list has no 'images' array") from None
         except msgspec.DecodeError:
             raise UpstreamShapeError("the upstream answered with a body that is not JSON") from None
-        seen, images = self._images, []
+        kept, seen, images = self._images, self._seen_images, []
+        repeated = False
         for raw in listed.images:
             key = bytes(raw)
-            image = seen.get(key)
+            image = kept.get(key, now)
             if image is None:
-                image = _parse(key)
-                seen.put(key, image, 1)
+                try:
+                    # with a place for its v1 JSON: this page may be kept whole
+                    image = ParsedImage(image_of(_IMAGE.decode(key)), {})
+                except msgspec.DecodeError:  # a number out of range, say
+                    raise UpstreamShapeError("an image in the list cannot be read") from None
+                if seen.again(hash(key)):
+                    kept.put(key, image, 1, now)
+                    repeated = True
+            else:
+                repeated = True
             images.append(image)
-        return ListPage(tuple(images), bool(listed.next))
+        return ListPage(tuple(images), bool(listed.next)), repeated
 
 
-def _parse(key: bytes) -> ParsedImage:
+def _read_whole(body: bytes) -> ListPage:
+    """The body in one pass, nothing kept: its images carry no v1 JSON cache."""
     try:
-        parsed = _IMAGE_DECODER.decode(key)
-    except msgspec.DecodeError:  # a number out of range, say
-        raise UpstreamShapeError("an image in the list cannot be read") from None
-    return ParsedImage(image_of(parsed))
+        listed = _WHOLE.decode(body)
+    except msgspec.ValidationError:
+        raise UpstreamShapeError("the image list has no 'images' array of objects") from None
+    except msgspec.DecodeError:
+        raise UpstreamShapeError("the upstream answered with a body that is not JSON") from None
+    return ListPage(tuple([ParsedImage(image_of(image)) for image in listed.images]),
+                    bool(listed.next))

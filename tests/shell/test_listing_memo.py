@@ -1,14 +1,13 @@
 """v2 list bodies -> typed, immutable pages, each distinct image parsed once
 (proxy.shell.listing_memo), and the v1 JSON of each distinct image made once."""
 
-import dataclasses
-
 import orjson
 import pytest
 
-from proxy.shell.image_reads import shaped_json
+from proxy.shell.image_reads import listing_json, shaped_json
+from proxy.shell import listing_memo
 from proxy.shell.listing_memo import ListingMemo
-from proxy.v1.images import to_v1_image, to_v1_summary
+from proxy.v1.images import summary_of, to_v1_image, v1_image_of, v1_summary_of
 from proxy.v2.answers import ListPage, UpstreamShapeError
 
 IMAGE = {"id": "a", "name": "cirros", "status": "active", "visibility": "public",
@@ -30,80 +29,145 @@ def test_a_list_body_reads_as_a_page_of_its_images_with_next_only_when_the_body_
     assert [image.v2 for image in page.images] == [IMAGE] and page.has_next is True
 
 
+@pytest.fixture
+def every_body_through_the_memo(monkeypatch):
+    """No sampling: each body goes through the memo, so that what it keeps is what a
+    test looks at (the sampling has tests of its own)."""
+    monkeypatch.setattr(listing_memo, "SAMPLE_EVERY", 1)
+
+
+def seen(memo: ListingMemo, *images) -> list:
+    """The images as the memo gives them back after a second sighting: kept."""
+    memo.page(body(*images))
+    return list(memo.page(body(*images)).images)
+
+
+def through_the_memo(image) -> bool:
+    """Read through the memo (with a place for its v1 JSON), not in one pass."""
+    return image.shaped is not None
+
+
 def test_a_page_is_immutable():
     page = ListingMemo(10, PLENTY).page(body(IMAGE))
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         page.has_next = True
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         page.images[0].v2 = {}
     assert isinstance(page.images, tuple)
 
 
-def test_the_same_image_bytes_come_back_as_the_same_parsed_image_with_its_json_made_once():
+def test_an_image_is_kept_on_its_second_sighting_with_its_json_made_once(
+        every_body_through_the_memo):
     memo = ListingMemo(10, PLENTY)
-    first = memo.page(body(IMAGE)).images[0]
-    detail = shaped_json(first, to_v1_image)
+    once = memo.page(body(IMAGE)).images[0]
+    second = memo.page(body({"id": "z"}, IMAGE)).images[1]
+    assert second is not once  # seen once: not copied in
+    detail = shaped_json(second, v1_image_of)
     assert orjson.loads(detail) == to_v1_image(IMAGE)
-    again = memo.page(body({"id": "z"}, IMAGE)).images[1]
-    assert again is first and shaped_json(again, to_v1_image) is detail
-    assert orjson.loads(shaped_json(again, to_v1_summary)) == to_v1_summary(IMAGE)
+    again = memo.page(body(IMAGE, {"id": "y"})).images[0]
+    assert again is second and shaped_json(again, v1_image_of) is detail
+    assert orjson.loads(shaped_json(again, v1_summary_of)) == summary_of(to_v1_image(IMAGE))
 
 
-def test_an_image_whose_bytes_differ_in_any_way_is_read_afresh():
+def test_an_image_whose_bytes_differ_in_any_way_is_read_afresh(every_body_through_the_memo):
     memo = ListingMemo(10, PLENTY)
-    first = memo.page(body(IMAGE)).images[0]
+    first, = seen(memo, IMAGE)
     changed = memo.page(body({**IMAGE, "status": "deactivated"})).images[0]
     assert changed is not first
-    assert orjson.loads(shaped_json(changed, to_v1_image))["status"] == "deactivated"
+    assert orjson.loads(shaped_json(changed, v1_image_of))["status"] == "deactivated"
 
 
-def test_past_its_image_count_the_least_recently_used_image_is_forgotten():
+def looked_up(memo: ListingMemo, image):
+    """``image`` as the memo gives it back in a body never seen before (so that what
+    comes back is the image's entry, not a whole body's)."""
+    looked_up.count = getattr(looked_up, "count", 0) + 1
+    return memo.page(body(image, {"id": f"filler-{looked_up.count}"})).images[0]
+
+
+def test_a_full_memo_replaces_only_an_entry_unused_for_a_while(every_body_through_the_memo):
     memo = ListingMemo(2, PLENTY)
     a, b, c = ({"id": i} for i in "abc")
-    first_a = memo.page(body(a)).images[0]
-    first_b = memo.page(body(b)).images[0]
-    assert memo.page(body(a, c)).images[0] is first_a  # a used again: b is now the oldest
-    assert memo.page(body(a)).images[0] is first_a
-    assert memo.page(body(b)).images[0] is not first_b
+    first_a, = seen(memo, a)
+    first_b, = seen(memo, b)
+    newcomer, = seen(memo, c)  # full, and a and b were used just now: c is not kept
+    assert looked_up(memo, c) is not newcomer
+    assert looked_up(memo, a) is first_a  # a used again: b is the oldest
+    for _ in range(listing_memo.STALE_AFTER):  # b unused while 8 x 2 images are read
+        looked_up(memo, a)
+    later = looked_up(memo, c)  # now c takes b's place
+    assert looked_up(memo, c) is later
+    assert looked_up(memo, a) is first_a
+    assert looked_up(memo, b) is not first_b
 
 
-def test_past_its_bytes_the_least_recently_used_image_is_forgotten():
+def test_past_its_bytes_the_least_recently_used_stale_image_is_forgotten(
+        every_body_through_the_memo):
     a, b = {"id": "a", "name": "x" * 100}, {"id": "b", "name": "y" * 100}
-    memo = ListingMemo(100, len(orjson.dumps(a)) + len(orjson.dumps(b)) + 10)
-    first_a = memo.page(body(a)).images[0]
-    memo.page(body(b))
-    assert memo.page(body(a, b)).images[0] is first_a  # both fit
-    memo.page(body({"id": "c", "name": "z" * 100}))  # a third does not fit: the least
-    assert memo.page(body(a)).images[0] is not first_a  # recently used (a, then b) goes
+    memo = ListingMemo(2, len(orjson.dumps(a)) + len(orjson.dumps(b)) + 10)
+    first_a, = seen(memo, a)
+    first_b, = seen(memo, b)
+    assert memo.page(body(a, b)).images == (first_a, first_b)  # both fit
+    for n in range(listing_memo.STALE_AFTER * 2):
+        memo.page(body({"id": f"other-{n}"}))
+    seen(memo, {"id": "c", "name": "z" * 100})  # a third does not fit: the least
+    assert looked_up(memo, b) is first_b  # recently used (a, then b) goes
+    assert looked_up(memo, a) is not first_a
+
+
+def test_a_catalogue_larger_than_the_memo_walked_again_and_again_keeps_what_it_holds(
+        every_body_through_the_memo):
+    memo = ListingMemo(4, PLENTY)
+    catalogue = [{"id": str(n)} for n in range(6)]
+    for _ in range(2):
+        for image in catalogue:
+            looked_up(memo, image)
+    before = [looked_up(memo, image) for image in catalogue]
+    after = [looked_up(memo, image) for image in catalogue]
+    # the four it took first stay; an LRU would have pushed out each just before its turn
+    assert [x is y for x, y in zip(before, after)] == [True] * 4 + [False] * 2
 
 
 def test_zero_remembers_nothing():
     for off in (ListingMemo(0, PLENTY), ListingMemo(PLENTY, 0)):
-        assert off.page(body(IMAGE)).images[0] is not off.page(body(IMAGE)).images[0]
-        assert off.page(body(IMAGE)) is not off.page(body(IMAGE))
+        for _ in range(3):
+            first, second = off.page(body(IMAGE)), off.page(body(IMAGE))
+            assert first is not second and first.images[0] is not second.images[0]
+            assert not through_the_memo(first.images[0])
 
 
-def test_a_body_seen_before_comes_back_as_the_same_page_while_bodies_hold_few_enough_images():
+def test_a_body_seen_before_comes_back_as_the_same_page_while_bodies_hold_few_enough_images(
+        every_body_through_the_memo):
     memo = ListingMemo(3, PLENTY)
     two, one = body(IMAGE, {"id": "b"}), body({"id": "c"})
-    first = memo.page(two)
+    memo.page(two)
+    first = memo.page(two)  # its second sighting: kept
     assert memo.page(bytes(bytearray(two))) is first  # equal bytes, another object
+    memo.page(one)
     page_one = memo.page(one)  # 2 + 1 images: both bodies kept
     assert memo.page(two) is first and memo.page(one) is page_one
-    assert memo.page(two) is first  # used last: "one" is now the least recently used
-    memo.page(body({"id": "d"}))  # one image too many: "one" goes, "two" stays
-    assert memo.page(two) is first and memo.page(one) is not page_one
     big = body(*({"id": str(n)} for n in range(4)))  # more images than the memo holds
+    memo.page(big)
     assert memo.page(big) is not memo.page(big)
 
 
-def test_empty_bodies_count_as_one_image_each_so_they_are_bounded_too():
+def test_empty_bodies_count_as_one_image_each_so_they_are_bounded_too(
+        every_body_through_the_memo):
     memo = ListingMemo(3, PLENTY)
     empties = [body(first=f"/v2/images?name=none-{n}") for n in range(4)]
-    pages = [memo.page(raw) for raw in empties]
-    assert memo.page(empties[3]) is pages[3] and memo.page(empties[2]) is pages[2]
-    assert memo.page(empties[0]) is not pages[0]  # the fourth pushed out the first
+    pages = [memo.page(raw) for raw in empties + empties][4:]
+    assert [memo.page(raw) is page for raw, page in zip(empties, pages)] == [
+        True, True, True, False]  # the fourth did not fit
     assert ListingMemo(0, PLENTY).page(body()) == ListPage((), False)
+
+
+def test_while_nothing_repeats_one_body_in_sample_every_goes_through_the_memo():
+    memo = ListingMemo(10, PLENTY)
+    memo.page(body(IMAGE))  # new: nothing repeated, so the next bodies are read in one pass
+    skipped = [memo.page(body(IMAGE)) for _ in range(listing_memo.SAMPLE_EVERY - 1)]
+    assert not any(through_the_memo(page.images[0]) for page in skipped)  # one pass
+    sampled = memo.page(body(IMAGE))  # through the memo: its second sighting there
+    assert through_the_memo(sampled.images[0])
+    assert memo.page(body(IMAGE)) is sampled  # repeating: every body goes through it now
 
 
 @pytest.mark.parametrize("raw", [b"not json", b"[]", b"{}", b'{"images": {}}', b'{"images": 3}',
@@ -113,3 +177,17 @@ def test_empty_bodies_count_as_one_image_each_so_they_are_bounded_too():
 def test_a_body_that_is_not_a_v2_image_list_is_a_shape_error(raw):
     with pytest.raises(UpstreamShapeError):
         ListingMemo(10, PLENTY).page(raw)
+
+
+def test_a_listing_is_the_same_json_whether_its_images_were_kept_or_read_in_one_pass(
+        every_body_through_the_memo):
+    images = (IMAGE, {"id": "b", "name": "", "size": 3, "status": "queued"})
+    kept_page = seen(ListingMemo(10, PLENTY), *images)
+    one_pass = list(ListingMemo(0, PLENTY).page(body(*images)).images)
+    assert through_the_memo(kept_page[0]) and not through_the_memo(one_pass[0])
+    expected = {"images": [to_v1_image(image) for image in images]}
+    for listed in (kept_page, one_pass, [kept_page[0], one_pass[1]]):
+        assert orjson.loads(listing_json(listed, v1_image_of)) == expected
+    assert (listing_json(kept_page, v1_image_of) == listing_json(one_pass, v1_image_of)
+            == listing_json([one_pass[0], kept_page[1]], v1_image_of))
+    assert listing_json([], v1_summary_of) == b'{"images":[]}'

@@ -1,6 +1,9 @@
 """v2 image -> v1 detail image: docs/v1-api.md#27-response-shapes and the seed's example."""
 
-from proxy.v1.images import download_refusal, meta_headers, to_v1_image, to_v1_summary, v1_timestamp
+import msgspec
+
+from proxy.v1.images import (download_refusal, meta_headers, to_v1_image, v1_summary_of,
+                             v1_timestamp)
 
 V2_CIRROS = {
     "id": "3c3d1d01-b48a-4639-8a88-08be3b9b5d78",
@@ -104,7 +107,7 @@ def test_timestamps_take_v1s_microsecond_utc_form():
 
 
 def test_summary_has_exactly_six_fields():
-    assert to_v1_summary(V2_CIRROS) == {
+    assert msgspec.structs.asdict(v1_summary_of(V2_CIRROS)) == {
         "id": "3c3d1d01-b48a-4639-8a88-08be3b9b5d78", "name": "cirros", "size": 13167616,
         "disk_format": "qcow2", "container_format": "bare",
         "checksum": "64d7c1cd2b6f60c92c14662941cb7913"}
