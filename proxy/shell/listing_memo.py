@@ -35,7 +35,7 @@ import msgspec
 
 from proxy.v2.answers import ListPage, ParsedImage, UpstreamShapeError, image_of
 
-SAMPLE_EVERY = 8  # while nothing repeats, one body in this many goes through the memo
+SAMPLE_EVERY = 16  # while nothing repeats, one body in this many goes through the memo
 STALE_AFTER = 8  # an entry unused for this many times memo_images images may be replaced
 
 
