@@ -15,9 +15,10 @@ larger than the memo walked page by page), so the memo never costs more than it 
 
 * an image or a body is kept on its second sighting only: a table of hashes remembers the
   first ones, so what is seen once is neither copied in nor pushed out;
-* when a body brings nothing seen before, the next ``SAMPLE_EVERY - 1`` bodies are read in
-  one pass (no split, no hashing: the cheapest read there is), and one in ``SAMPLE_EVERY``
-  goes through the memo to notice when answers repeat again;
+* when a body brings nothing seen before, and nothing was served from the memo since the
+  last such body, the next ``SAMPLE_EVERY - 1`` bodies are read in one pass (no split, no
+  hashing: the cheapest read there is), and one in ``SAMPLE_EVERY`` goes through the memo
+  to notice when answers repeat again;
 * a full memo takes a newcomer only in place of an entry unused for ``STALE_AFTER`` times
   its image bound (counted in images read): a catalogue larger than the memo, walked again
   and again, keeps the part it holds rather than each image pushing out the next one due.
@@ -124,11 +125,12 @@ class ListingMemo:
         self._on = max_images > 0 and max_bytes > 0
         self._images = _Lru(max_images, max_bytes)
         self._bodies = _Lru(max_images, max_bytes)
-        # as many sightings as images kept, and as many again (a few hundred kB at most)
+        # as many sightings as images kept, and as many again (0.6 MB at the default bound)
         self._seen_images = _SeenOnce(min(max(max_images, 1024), 1 << 16))
         self._seen_bodies = _SeenOnce(64)
         self._read = 0  # images read: the memo's clock
         self._skip = 0  # bodies still to read in one pass before the next goes through it
+        self._paid = False  # whether the memo served anything since it last found nothing
 
     def page(self, body: bytes) -> ListPage:
         """A ``GET /v2/images`` body -> its ListPage (shared: never change it);
@@ -142,14 +144,20 @@ class ListingMemo:
         page = self._bodies.get(body, now)
         if page is not None:
             self._read += len(page.images)
+            self._paid = True
             return page
         page, repeated = self._read_split(body, now)
         self._read += len(page.images)
         if self._seen_bodies.again(hash(body)):
             # an empty answer still differs by query (its "first" link): it weighs one
             self._bodies.put(body, page, max(len(page.images), 1), now)
-        elif not repeated:
+            self._paid = True
+        elif repeated:
+            self._paid = True
+        elif not self._paid:  # nothing served since the last body that brought nothing
             self._skip = SAMPLE_EVERY - 1
+        else:  # one new body among answers that repeat (another filter, say): go on
+            self._paid = False
         return page
 
     def _read_split(self, body: bytes, now: int) -> tuple[ListPage, bool]:

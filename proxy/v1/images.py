@@ -91,10 +91,10 @@ def v1_image_of(image: dict) -> V1Image:
     try:
         (image_id, name, status, size, virtual_size, checksum, disk_format, container_format,
          min_disk, min_ram, owner, visibility, protected, created_at, updated_at) = _SHOWN(image)
-    except KeyError:  # a field v2 left out: null
+    except KeyError:  # a field v2 left out: null (but an image always has its id)
         (image_id, name, status, size, virtual_size, checksum, disk_format, container_format,
          min_disk, min_ram, owner, visibility, protected, created_at,
-         updated_at) = map(image.get, _SHOWN_FIELDS)
+         updated_at) = image["id"], *map(image.get, _SHOWN_FIELDS[1:])
     if not {type(name), type(status), type(checksum), type(owner), type(disk_format),
             type(container_format), type(created_at), type(updated_at),
             type(visibility)} <= _STRINGS:

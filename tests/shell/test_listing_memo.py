@@ -175,8 +175,9 @@ def test_while_nothing_repeats_one_body_in_sample_every_goes_through_the_memo():
                                  b'{"images": [{"id": 7}]}', b'{"images": [{"id": 1e99999}]}',
                                  b'{"images": [', b""])
 def test_a_body_that_is_not_a_v2_image_list_is_a_shape_error(raw):
-    with pytest.raises(UpstreamShapeError):
-        ListingMemo(10, PLENTY).page(raw)
+    for memo in (ListingMemo(10, PLENTY), ListingMemo(0, PLENTY)):  # split, and one pass
+        with pytest.raises(UpstreamShapeError):
+            memo.page(raw)
 
 
 def test_a_listing_is_the_same_json_whether_its_images_were_kept_or_read_in_one_pass(
@@ -191,3 +192,13 @@ def test_a_listing_is_the_same_json_whether_its_images_were_kept_or_read_in_one_
     assert (listing_json(kept_page, v1_image_of) == listing_json(one_pass, v1_image_of)
             == listing_json([one_pass[0], kept_page[1]], v1_image_of))
     assert listing_json([], v1_summary_of) == b'{"images":[]}'
+
+
+def test_a_new_body_among_answers_that_repeat_does_not_turn_the_memo_away():
+    memo = ListingMemo(10, PLENTY)
+    repeated = body(IMAGE, {"id": "b"})
+    for _ in range(listing_memo.SAMPLE_EVERY + 2):  # past the first sampling: kept
+        kept_page = memo.page(repeated)
+    for n in range(3):  # an answer to another filter now and then, all new
+        memo.page(body(first=f"/v2/images?name=none-{n}"))
+        assert memo.page(repeated) is kept_page  # still served from the memo
