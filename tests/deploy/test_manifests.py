@@ -492,16 +492,6 @@ def settings_with_secrets(path, docs, spec, container, tmp_path, **overrides):
     return settings_of(docs, spec, container, tmp_path, **{**given, **overrides})
 
 
-def pod_labels(docs: list[dict], spec: dict) -> dict:
-    for doc in docs:
-        if doc["kind"] == "Pod" and doc["spec"] is spec:
-            return doc["metadata"].get("labels", {})
-        template = doc.get("spec", {}).get("template", {})
-        if template.get("spec") is spec:
-            return template["metadata"].get("labels", {})
-    raise AssertionError("a pod spec of no document")
-
-
 def volume_holding(spec: dict, container: dict, path: str) -> tuple[dict, dict] | None:
     """(volume, mount) of the container's innermost mount under which ``path`` lies, or
     None: on the root filesystem."""
@@ -511,29 +501,6 @@ def volume_holding(spec: dict, container: dict, path: str) -> tuple[dict, dict] 
         return None
     mount = max(mounts, key=lambda m: len(PurePosixPath(m["mountPath"]).parts))
     return next(v for v in spec["volumes"] if v["name"] == mount["name"]), mount
-
-
-DEFAULT_PORTS = {"http": 80, "https": 443, "postgresql": 5432, "postgres": 5432,
-                 "mysql": 3306, "mariadb": 3306, "amqp": 5672, "amqps": 5671}
-
-
-def port_of(url: str) -> int:
-    parts = urllib.parse.urlsplit(url)
-    return parts.port or DEFAULT_PORTS[parts.scheme.partition("+")[0]]
-
-
-def egress_allows(policy: dict, protocol: str, port: int) -> bool:
-    """Whether some egress rule of the NetworkPolicy lets ``port`` out (to somewhere: where
-    Glance, Keystone, the database and the bus run is the cluster's, not this file's)."""
-    for rule in policy["spec"].get("egress", []):
-        for allowed in rule.get("ports") or [{}]:
-            if allowed.get("protocol", "TCP") != protocol:
-                continue
-            first = allowed.get("port")
-            if first is None or first == port or (
-                    isinstance(first, int) and first <= port <= allowed.get("endPort", first)):
-                return True
-    return False
 
 
 def test_the_sidecars_tombstone_file_is_on_a_volume_that_outlives_the_proxy(tmp_path):
@@ -588,31 +555,6 @@ def test_every_secret_the_proxy_reads_is_documented_and_not_in_a_manifest(path, 
             assert ref["name"] not in contained, ref["name"]
             assert ref["key"] in documented.get(ref["name"], {}), (name, ref)
         settings_with_secrets(path, docs, spec, proxy, tmp_path)  # the values pass validation
-
-
-@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.stem)
-def test_a_policy_restricting_egress_lets_the_proxy_reach_what_it_contacts(path, tmp_path):
-    """The configured upstream, Keystone, the database and the bus, by port; and DNS."""
-    docs = documents(path)
-    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
-    for spec, proxy in proxy_containers(docs):
-        settings = settings_with_secrets(path, docs, spec, proxy, tmp_path)
-        needed = {("UDP", 53), ("TCP", port_of(settings.upstream.url))}
-        if settings.identity.keystone_url:
-            needed.add(("TCP", port_of(settings.identity.keystone_url)))
-        if settings.tombstones.database_url:
-            needed.add(("TCP", port_of(settings.tombstones.database_url)))
-        if settings.notifications.url:
-            needed.add(("TCP", port_of(settings.notifications.url)))
-        labels = pod_labels(docs, spec)
-        for policy in policies:
-            selector = policy["spec"]["podSelector"].get("matchLabels", {})
-            types = policy["spec"].get("policyTypes") or (
-                ["Ingress", "Egress"] if "egress" in policy["spec"] else ["Ingress"])
-            if selector.items() <= labels.items() and "Egress" in types:
-                for protocol, port in sorted(needed):
-                    assert egress_allows(policy, protocol, port), (
-                        policy["metadata"]["name"], protocol, port)
 
 
 # --- the Containerfile ---------------------------------------------------------------------

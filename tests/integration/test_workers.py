@@ -141,6 +141,17 @@ class Group:
         served[pid] += 1  # (None: by a worker that has closed the connection since)
         return pid
 
+    def hold_a_listing(self, upstream: HeldUpstream, served: Counter):
+        """A listing in flight, held at the upstream until ``upstream.hold`` is cleared:
+        (its thread, a dict that gets the serving worker's ``pid`` once it is answered)."""
+        upstream.hold.set()
+        held = {}
+        thread = threading.Thread(daemon=True, target=lambda: held.update(
+            pid=self.list_images(served)))
+        thread.start()
+        assert upstream.arrived.wait(PATIENCE), self.output()
+        return thread, held
+
     def scrape(self) -> tuple[dict[str, float], int]:
         status, body, pid = self.get("/metrics")
         assert status == 200 and pid is not None, (status, body, pid)
@@ -210,12 +221,7 @@ def test_every_scrape_shows_the_whole_groups_counts(group, upstream):
 
     # The in-flight gauge too is the group's: a listing held on one worker shows in a
     # scrape that the other answers.
-    upstream.hold.set()
-    held = {}
-    thread = threading.Thread(daemon=True, target=lambda: held.update(
-        pid=group.list_images(served)))
-    thread.start()
-    assert upstream.arrived.wait(PATIENCE), group.output()
+    thread, held = group.hold_a_listing(upstream, served)
     gauges = {pid: got[IN_FLIGHT] for got, pid in
               wait_for(lambda: [group.scrape() for _ in range(4)],
                        lambda scrapes: len({pid for _, pid in scrapes}) == 2,
@@ -265,12 +271,7 @@ def test_sigterm_drains_the_group_as_one_without_restarts(upstream):
         served = Counter()
         workers = group.wait_for_workers(2)
         spread_listings(group, served, workers, at_least=1)
-        upstream.hold.set()
-        held = {}
-        thread = threading.Thread(daemon=True, target=lambda: held.update(
-            pid=group.list_images(served)))
-        thread.start()
-        assert upstream.arrived.wait(PATIENCE), group.output()
+        thread, held = group.hold_a_listing(upstream, served)
 
         group.process.send_signal(signal.SIGTERM)
         # Every worker stops listening (the grace over), none is started in its place,
