@@ -32,7 +32,6 @@ from aiohttp import web
 from proxy.ops.logs import reason_of
 from proxy.ops.serving import StartError
 from proxy.shell.appkeys import LISTING_MEMO, METRICS, SETTINGS, TOMBSTONES
-from proxy.shell.notifications import NotificationConsumer
 from proxy.shell.requests import Caller
 from proxy.shell.tombstone_store import SchemaTooNew, TombstoneStore
 from proxy.v1.errors import V1Error
@@ -116,6 +115,9 @@ async def lifetime(app: web.Application):
     consumer = None
     bus = settings.notifications
     if bus.url:
+        # here: aio-pika and its AMQP stack are 3 MiB a process without a bus need not hold
+        from proxy.shell.notifications import NotificationConsumer
+
         consumer = NotificationConsumer(
             bus.url, exchange=bus.exchange, topic=bus.topic, queue=bus.queue,
             exchange_durable=bus.exchange_durable, store=store, record_of=record_of,

@@ -47,7 +47,7 @@ import orjson
 from sqlalchemy import (Boolean, Column, Connection, DateTime, Index, Integer, MetaData,
                         String, Table, Text, delete, event, insert, inspect, select, text,
                         update)
-from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -233,6 +233,9 @@ class TombstoneStore:
     def _insert_ignoring_conflicts(self):
         dialect = self.dialect
         if dialect == "postgresql":
+            # here: its module is 2 MiB that the embedded SQLite store need not hold
+            from sqlalchemy.dialects import postgresql
+
             return postgresql.insert(tombstones).on_conflict_do_nothing(index_elements=["id"])
         if dialect == "sqlite":
             return sqlite.insert(tombstones).on_conflict_do_nothing(index_elements=["id"])
