@@ -86,9 +86,11 @@ async def page_through(paging: ListPaging, who: Caller, memo: ListingMemo) -> No
 def listing_json(images: list[ParsedImage], shape) -> bytes:
     """The v1 listing body: images read in one pass written in one go, those the memo
     keeps joined from the JSON each made once."""
-    if not any(image.shaped is not None for image in images):
-        return _ENCODER.encode({"images": [shape(image.v2) for image in images]})
-    return b'{"images":[' + b",".join([shaped_json(image, shape) for image in images]) + b"]}"
+    for image in images:  # (a plain loop: a generator in any() costs 3x as much)
+        if image.shaped is not None:
+            return (b'{"images":[' + b",".join([shaped_json(image, shape) for image in images])
+                    + b"]}")
+    return _ENCODER.encode({"images": [shape(image.v2) for image in images]})
 
 
 def shaped_json(image: ParsedImage, shape) -> bytes:

@@ -196,5 +196,8 @@ def _read_whole(body: bytes) -> ListPage:
         raise UpstreamShapeError("the image list has no 'images' array of objects") from None
     except msgspec.DecodeError:
         raise UpstreamShapeError("the upstream answered with a body that is not JSON") from None
-    return ListPage(tuple([ParsedImage(image_of(image)) for image in listed.images]),
-                    bool(listed.next))
+    images = listed.images
+    for image in images:  # image_of's check, inlined: the decoder made each a dict
+        if type(image.get("id")) is not str:
+            raise UpstreamShapeError("an image is not an object with an id")
+    return ListPage(tuple(map(ParsedImage, images)), bool(listed.next))

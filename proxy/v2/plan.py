@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from proxy.v1.errors import V1Error
 from proxy.v1.images import V2_OWN_FIELDS
@@ -92,8 +93,10 @@ SHARED_IMAGES = ListPlan(params=(("visibility", "shared"), ("member_status", "al
                          limit=None, marker=None)
 
 
+@lru_cache(maxsize=1024)
 def plan_list(query: ListQuery, *, admin_project: str | None = None) -> ListPlan:
-    """``admin_project``: the caller's project when the caller is known to be an admin."""
+    """``admin_project``: the caller's project when the caller is known to be an admin.
+    Remembered (the plan is immutable): tools poll with the same query again and again."""
     narrowing_properties = []
     params: list[tuple[str, str]] = [
         # v1 lists shared images in any member status; v2 defaults to accepted only.
