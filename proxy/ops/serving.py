@@ -1,11 +1,9 @@
-"""Serving one process: the event loop, the drain on SIGTERM, the garbage collector's pace,
-and what malloc keeps."""
+"""Serving one process: the event loop, the drain on SIGTERM, the garbage collector's pace."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import errno
 import gc
 import logging
@@ -78,21 +76,6 @@ def _tune_gc() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
-# glibc's mallopt parameter, and the size from which a buffer gets pages of its own
-M_MMAP_THRESHOLD = -3
-OWN_PAGES_FROM = 128 * 1024
-
-
-def _return_large_buffers() -> None:
-    """Large buffers (list bodies, 700 KiB for 1000 images, and the v1 answers made of
-    them) get pages of their own, given back when freed. glibc's default raises that
-    threshold after the first such buffer is freed and keeps later ones in its heap, where
-    a burst of large listings leaves the process holding tens of MiB it no longer uses
-    (bench/RESULTS.md). Fixing it is one mmap per large buffer. Not glibc: left alone."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, OWN_PAGES_FROM)
-
-
 MakeApp = Callable[[Settings], web.Application]
 
 
@@ -101,7 +84,6 @@ async def serve(settings: Settings, make_app: MakeApp, *, demo: bool,
     """Serves ``make_app(settings)`` until SIGTERM or SIGINT, then drains (README,
     "Signals, draining and scaling")."""
     _tune_gc()
-    _return_large_buffers()
     async with contextlib.AsyncExitStack() as stack:
         if demo:
             from proxy.ops.demo import start_demo_upstream
