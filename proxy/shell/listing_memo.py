@@ -34,7 +34,8 @@ from collections import OrderedDict
 
 import msgspec
 
-from proxy.v2.answers import ListPage, ParsedImage, UpstreamShapeError, image_of
+from proxy.v2.answers import (ListPage, ParsedImage, UpstreamShapeError, image_of,
+                               listed_images)
 
 SAMPLE_EVERY = 16  # while nothing repeats, one body in this many goes through the memo
 STALE_AFTER = 8  # an entry unused for this many times memo_images images may be replaced
@@ -196,8 +197,4 @@ def _read_whole(body: bytes) -> ListPage:
         raise UpstreamShapeError("the image list has no 'images' array of objects") from None
     except msgspec.DecodeError:
         raise UpstreamShapeError("the upstream answered with a body that is not JSON") from None
-    images = listed.images
-    for image in images:  # image_of's check, inlined: the decoder made each a dict
-        if type(image.get("id")) is not str:
-            raise UpstreamShapeError("an image is not an object with an id")
-    return ListPage(tuple(map(ParsedImage, images)), bool(listed.next))
+    return ListPage(listed_images(listed.images), bool(listed.next))

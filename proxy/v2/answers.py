@@ -21,6 +21,14 @@ def image_of(body: object) -> dict:
     return body
 
 
+def listed_images(images: list) -> tuple[ParsedImage, ...]:
+    """A list body's images, each checked as ``image_of`` checks one, as ParsedImages read
+    once (no v1 JSON kept)."""
+    for image in images:
+        _check_image(image)
+    return tuple(map(ParsedImage, images))
+
+
 def _check_image(image: object) -> None:
     # The types of the fields v1 shows are checked as they are shaped (proxy.v1.images).
     if not isinstance(image, dict) or type(image.get("id")) is not str:
