@@ -78,6 +78,7 @@ class ListingSettings:
     max_limit: int = 1000
     memo_images: int = 4096
     memo_bytes: int = 16 * 1024 * 1024
+    read_bytes: int = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -402,6 +403,8 @@ def _validate(settings: Settings, require_upstream: bool) -> None:
         raise ConfigError("tombstones.retention_days", "must be greater than 0")
     if listing.memo_bytes < 0:
         raise ConfigError("listing.memo_bytes", "must be 0 (off) or more")
+    if listing.read_bytes < 0:
+        raise ConfigError("listing.read_bytes", "must be 0 (no bound) or more")
     if settings.writes.not_public_visibility not in ("shared", "private"):
         raise ConfigError("writes.not_public_visibility", "must be shared or private")
     if settings.log.format not in ("json", "plain"):

@@ -28,6 +28,7 @@ from proxy.shell.appkeys import (KEYSTONE, LISTING_MEMO, METRICS, REQUEST_ID, RO
                                  TOMBSTONES, UPSTREAM, UPSTREAM_CALLS_KEY, VERSIONS)
 from proxy.shell.keystone import Keystone
 from proxy.shell.listing_memo import ListingMemo
+from proxy.shell.read_budget import ReadBudget
 from proxy.shell.readiness import VersionWatch
 from proxy.shell.tombstone_store import TombstoneStore
 from proxy.shell.upstream import Upstream
@@ -68,7 +69,8 @@ def make_app(settings: Settings) -> web.Application:
     })
     app[SETTINGS] = settings
     metrics = app[METRICS] = Metrics()
-    upstream = Upstream(settings.upstream, on_call=_recorder(metrics))
+    upstream = Upstream(settings.upstream, on_call=_recorder(metrics),
+                        list_budget=ReadBudget(settings.listing.read_bytes))
     app[UPSTREAM] = upstream
     app[LISTING_MEMO] = ListingMemo(settings.listing.memo_images, settings.listing.memo_bytes)
     app[VERSIONS] = VersionWatch(upstream, settings.upstream.version_refresh_interval)

@@ -77,7 +77,8 @@ async def page_through(paging: ListPaging, who: Caller, memo: ListingMemo) -> No
     params = paging.first_request()
     with status_as_v1(paging.error):
         while params is not None:
-            page = memo.page(await who.upstream.list_images(params))
+            async with who.upstream.list_images(params) as body:
+                page = memo.page(body)
             to_check = paging.membership_to_check(page)
             shared = {} if to_check is None else await who.upstream.shared_with(*to_check)
             params = paging.feed(page, shared)

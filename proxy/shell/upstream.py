@@ -1,7 +1,7 @@
 """Upstream: the only code that calls the v2 image service.
 
-``Upstream`` owns the app's one ``aiohttp.ClientSession``, the timeouts, the retries and
-the size limit; ``Upstream.for_caller`` gives each request an ``UpstreamHandle`` bound to
+``Upstream`` owns the app's one ``aiohttp.ClientSession``, the timeouts, the retries, the
+size limit and the bound on list bodies held at once (proxy.shell.read_budget); ``Upstream.for_caller`` gives each request an ``UpstreamHandle`` bound to
 its token and request id, whose methods are the v2 calls. Every failure is one of the
 named errors of proxy.shell.upstream_errors. Answers come back as bytes (listings, for
 proxy.shell.listing_memo to read) or parsed JSON (single images, members).
@@ -23,6 +23,7 @@ from yarl import URL
 
 from proxy import __version__
 from proxy.config import UpstreamSettings
+from proxy.shell.read_budget import ReadBudget
 from proxy.shell.upstream_errors import (UpstreamBroken, UpstreamError, UpstreamStatus,
                                          UpstreamUnreachable, transport_failures_named)
 from proxy.v2.answers import member_made_at
@@ -43,11 +44,12 @@ class Answer(NamedTuple):
     status: int
     body: bytes
     retry_after: str | None
+    held: int = 0  # bytes of a read budget the body holds (only a 200's can)
 
     def raise_for_status(self) -> None:
         """UpstreamStatus unless the answer is a success (2xx)."""
         if not 200 <= self.status < 300:
-            raise UpstreamStatus(*self)
+            raise UpstreamStatus(self.status, self.body, self.retry_after)
 
 
 class _VersionAnswer(NamedTuple):
@@ -104,8 +106,10 @@ def _excerpt(body: bytes, limit: int = 80) -> str:
 class Upstream:
     """The configured v2 upstream, the only image service the proxy ever contacts."""
 
-    def __init__(self, settings: UpstreamSettings, on_call: OnCall | None = None) -> None:
+    def __init__(self, settings: UpstreamSettings, on_call: OnCall | None = None,
+                 list_budget: ReadBudget | None = None) -> None:
         self.settings = settings
+        self.list_budget = list_budget or ReadBudget(0)
         # told of every call: its name, seconds taken, and the kind of failure if any
         self._on_call = on_call
         self.base = URL(settings.url)
@@ -192,12 +196,10 @@ class UpstreamHandle:
         self._upstream = upstream
         self._headers = headers
 
-    async def list_images(self, params) -> bytes:
-        """A ``GET /v2/images`` answer's body, as it came."""
-        with self._upstream.observed("list_images"):
-            answer = await self.get(self._upstream.images_url, params)
-            answer.raise_for_status()
-        return answer.body
+    def list_images(self, params) -> _ListBody:
+        """``async with``: a ``GET /v2/images`` answer's body, as it came, counted in the
+        read budget until the block ends (read it there, keep none of it)."""
+        return _ListBody(self, params)
 
     async def get_image(self, image_id: str) -> object:
         with self._upstream.observed("get_image"):
@@ -309,17 +311,31 @@ class UpstreamHandle:
         return {i: task.result() for i, task in zip(image_ids, tasks)
                 if task.result() is not None}
 
-    async def get(self, url: URL, params=()) -> Answer:
-        """A GET's answer (its body bounded), tried again after connection failures."""
+    async def get(self, url: URL, params=(), budget: ReadBudget | None = None) -> Answer:
+        """A GET's answer (its body bounded), tried again after connection failures. With
+        a ``budget``, asked once a body like the last fits there, and a success's body read
+        once it does: the answer's ``held`` bytes are to be given back."""
         upstream = self._upstream
 
         async def attempt() -> Answer:
-            with transport_failures_named():
-                async with upstream.session.get(url.with_query(params), headers=self._headers,
-                                                allow_redirects=False) as response:
-                    return Answer(response.status,
-                                  await read_bounded(response, upstream.settings.max_body_bytes),
-                                  response.headers.get("Retry-After"))
+            held = 0 if budget is None else await budget.take_expected()
+            try:
+                with transport_failures_named():
+                    async with upstream.session.get(url.with_query(params),
+                                                    headers=self._headers,
+                                                    allow_redirects=False) as response:
+                        if budget is not None:
+                            held = await budget.retake(
+                                held, response.content_length if response.status == 200 else 0)
+                        body = await read_bounded(response, upstream.settings.max_body_bytes)
+                        if held:
+                            budget.expected = len(body)
+                        return Answer(response.status, body,
+                                      response.headers.get("Retry-After"), held)
+            except BaseException:
+                if held:
+                    budget.give(held)
+                raise
 
         return await upstream.with_retries(attempt)
 
@@ -366,7 +382,7 @@ class UpstreamHandle:
                                 await read_bounded(response, upstream.settings.max_body_bytes),
                                 response.headers.get("Retry-After"))
         if answer.status != expected:
-            raise UpstreamStatus(*answer)
+            raise UpstreamStatus(answer.status, answer.body, answer.retry_after)
         return _json(answer.body) if answer.body else None
 
     def _image_url(self, image_id: str) -> URL:
@@ -418,6 +434,28 @@ def _silence_timeout(settings: UpstreamSettings) -> aiohttp.ClientTimeout:
     """Data may take far longer than one API call: only silence is a timeout."""
     return aiohttp.ClientTimeout(total=None, connect=settings.connect_timeout,
                                  sock_read=settings.timeout)
+
+
+class _ListBody:
+    """``UpstreamHandle.list_images``'s block (a plain class: it runs on every listing)."""
+
+    __slots__ = ("_handle", "_params", "_held")
+
+    def __init__(self, handle: UpstreamHandle, params) -> None:
+        self._handle, self._params = handle, params
+
+    async def __aenter__(self) -> bytes:
+        upstream = self._handle._upstream
+        with upstream.observed("list_images"):
+            answer = await self._handle.get(upstream.images_url, self._params,
+                                            upstream.list_budget)
+            self._held = answer.held
+            answer.raise_for_status()  # (with nothing held: only a 200's body is counted)
+        return answer.body
+
+    async def __aexit__(self, *exc_info) -> bool:
+        self._handle._upstream.list_budget.give(self._held)
+        return False
 
 
 class _Observed:

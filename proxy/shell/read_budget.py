@@ -1,0 +1,87 @@
+"""A bound on the bytes of upstream list bodies the proxy holds at once.
+
+A listing's body is read whole, then translated on the one event loop. Under a burst of
+large listings every request would read its body at once, and most would then wait,
+holding it, for their turn at the CPU: 64 callers of 1000-image pages held 64 bodies of
+1.2 MB (bench/RESULTS.md). So a listing asks the upstream only once a body as large as
+the last one read fits within the budget, and its body, once its size is known, is read
+only once it fits; it counts until its page is translated. A body that must wait waits in
+its socket: aiohttp reads no further than its buffer, and TCP holds the upstream back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+
+class ReadBudget:
+    """``limit`` bytes, taken and given back in first-come order; 0: no bound."""
+
+    __slots__ = ("limit", "used", "expected", "_waiting")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.expected = 0  # the size of the last body read: what the next is taken to be
+        self._waiting: deque[tuple[int, asyncio.Future]] = deque()
+
+    async def take(self, size: int | None) -> int:
+        """Waits until a body of ``size`` bytes fits, and takes them; returns what to give
+        back. A body of unknown size, or larger than the budget, takes all of it (alone,
+        it always fits)."""
+        if not self.limit:
+            return 0
+        weight = self.limit if size is None else min(size, self.limit)
+        if not self._waiting and self.used + weight <= self.limit:
+            self.used += weight
+            return weight
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((weight, future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.cancelled():  # still waiting (or passed over by _wake): not taken
+                if (weight, future) in self._waiting:
+                    self._waiting.remove((weight, future))
+                self._wake()  # a smaller body behind it may fit now
+            else:  # taken, then cancelled before it could be read
+                self.give(weight)
+            raise
+        return weight
+
+    async def take_expected(self) -> int:
+        """``take`` for a body as large as the last one read, before asking for it."""
+        return await self.take(self.expected) if self.expected else 0
+
+    async def retake(self, held: int, size: int | None) -> int:
+        """What ``held`` (from ``take_expected``) becomes once the body's ``size`` is known
+        (0: none to read): the difference given back, or, for a larger body, all of it
+        given back and taken again (never waiting while holding part: two bodies could
+        each wait for the other's part)."""
+        weight = self.limit if size is None else min(size, self.limit)
+        if weight <= held:
+            if held > weight:
+                self.give(held - weight)
+            return weight
+        if held:
+            self.give(held)
+        return await self.take(size)
+
+    def give(self, weight: int) -> None:
+        """``weight`` bytes (what ``take`` returned) back, to whoever waits first."""
+        self.used -= weight
+        self._wake()
+
+    def _wake(self) -> None:
+        waiting = self._waiting
+        while waiting:
+            weight, future = waiting[0]
+            if future.done():  # cancelled while waiting
+                waiting.popleft()
+            elif self.used + weight <= self.limit:
+                waiting.popleft()
+                self.used += weight
+                future.set_result(None)
+            else:
+                return

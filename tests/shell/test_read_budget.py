@@ -1,0 +1,99 @@
+"""The bound on list bodies held at once (proxy.shell.read_budget): first come, first
+served; a body too large for it, or of unknown size, read alone; nothing lost to a caller
+who goes away."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from proxy.shell.read_budget import ReadBudget
+
+
+async def settled() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_bodies_that_fit_are_taken_at_once_and_given_back():
+    budget = ReadBudget(100)
+    assert await budget.take(60) == 60
+    assert await budget.take(40) == 40
+    assert budget.used == 100
+    budget.give(60)
+    budget.give(40)
+    assert budget.used == 0
+
+
+async def test_a_body_waits_until_enough_is_given_back():
+    budget = ReadBudget(100)
+    first = await budget.take(70)
+    waiting = asyncio.ensure_future(budget.take(50))
+    await settled()
+    assert not waiting.done() and budget.used == 70
+    budget.give(first)
+    assert await waiting == 50 and budget.used == 50
+
+
+async def test_first_come_first_served_a_small_body_does_not_pass_a_large_one():
+    budget = ReadBudget(100)
+    held = await budget.take(90)
+    large = asyncio.ensure_future(budget.take(80))
+    await settled()
+    small = asyncio.ensure_future(budget.take(10))  # it would fit, but the large came first
+    await settled()
+    assert not large.done() and not small.done()
+    budget.give(held)
+    assert await large == 80 and await small == 10 and budget.used == 90
+
+
+@pytest.mark.parametrize("size", [None, 500])
+async def test_a_body_of_unknown_size_or_larger_than_the_budget_is_read_alone(size):
+    budget = ReadBudget(100)
+    held = await budget.take(1)
+    alone = asyncio.ensure_future(budget.take(size))
+    await settled()
+    assert not alone.done()
+    budget.give(held)
+    assert await alone == 100 and budget.used == 100
+    other = asyncio.ensure_future(budget.take(1))
+    await settled()
+    assert not other.done()
+    budget.give(100)
+    assert await other == 1
+
+
+async def test_a_caller_gone_while_waiting_takes_nothing_and_lets_the_next_one_in():
+    budget = ReadBudget(100)
+    held = await budget.take(50)
+    gone = asyncio.ensure_future(budget.take(80))
+    await settled()
+    behind = asyncio.ensure_future(budget.take(50))  # fits, but waits behind the first
+    await settled()
+    assert not behind.done()
+    gone.cancel()
+    assert await behind == 50 and budget.used == 100
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    budget.give(held)
+    budget.give(50)
+    assert budget.used == 0
+
+
+async def test_a_caller_gone_just_after_its_turn_came_gives_it_back():
+    budget = ReadBudget(100)
+    held = await budget.take(100)
+    gone = asyncio.ensure_future(budget.take(60))
+    await settled()
+    budget.give(held)  # its turn: taken for it ...
+    gone.cancel()      # ... before it could run
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert budget.used == 0
+
+
+async def test_a_budget_of_0_never_waits_and_holds_nothing():
+    budget = ReadBudget(0)
+    assert [await budget.take(size) for size in (10**9, None)] == [0, 0]
+    assert budget.used == 0
