@@ -65,35 +65,37 @@ class _Lru:
     __slots__ = ("entries", "max_images", "max_bytes", "stale_after", "images", "bytes")
 
     def __init__(self, max_images: int, max_bytes: int) -> None:
-        self.entries: OrderedDict[bytes, list] = OrderedDict()  # key -> [value, weight, used]
+        # key -> [value, images, bytes, used]
+        self.entries: OrderedDict[object, list] = OrderedDict()
         self.max_images, self.max_bytes = max_images, max_bytes
         self.stale_after = STALE_AFTER * max_images
         self.images = self.bytes = 0
 
-    def get(self, key: bytes, now: int):
+    def get(self, key, now: int):
         found = self.entries.get(key)
         if found is None:
             return None
         self.entries.move_to_end(key)
-        found[2] = now
+        found[3] = now
         return found[0]
 
-    def put(self, key: bytes, value, images: int, now: int) -> None:
-        if images > self.max_images or len(key) > self.max_bytes:
+    def put(self, key, value, images: int, size: int, now: int) -> None:
+        """``value`` under ``key``, weighing ``images`` images and ``size`` bytes."""
+        if images > self.max_images or size > self.max_bytes:
             return
         entries = self.entries
         while (self.images + images > self.max_images
-               or self.bytes + len(key) > self.max_bytes):
+               or self.bytes + size > self.max_bytes):
             oldest = next(iter(entries))
-            _, weight, used = entries[oldest]
+            _, weight, weight_bytes, used = entries[oldest]
             if now - used <= self.stale_after:
                 return  # the memo keeps what it has: it is still being used
             del entries[oldest]
             self.images -= weight
-            self.bytes -= len(oldest)
-        entries[key] = [value, images, now]
+            self.bytes -= weight_bytes
+        entries[key] = [value, images, size, now]
         self.images += images
-        self.bytes += len(key)
+        self.bytes += size
 
 
 class _SeenOnce:
@@ -142,16 +144,19 @@ class ListingMemo:
             self._read += len(page.images)
             return page
         now = self._read
-        page = self._bodies.get(body, now)
-        if page is not None:
+        fingerprint = _fingerprint(body)
+        found = self._bodies.get(fingerprint, now)
+        if found is not None and found[0] == body:
+            page = found[1]
             self._read += len(page.images)
             self._paid = True
             return page
         page, repeated = self._read_split(body, now)
         self._read += len(page.images)
-        if self._seen_bodies.again(hash(body)):
+        if self._seen_bodies.again(fingerprint):
             # an empty answer still differs by query (its "first" link): it weighs one
-            self._bodies.put(body, page, max(len(page.images), 1), now)
+            self._bodies.put(fingerprint, (body, page), max(len(page.images), 1), len(body),
+                             now)
             self._paid = True
         elif repeated:
             self._paid = True
@@ -181,12 +186,20 @@ class ListingMemo:
                 except msgspec.DecodeError:  # a number out of range, say
                     raise UpstreamShapeError("an image in the list cannot be read") from None
                 if seen.again(hash(key)):
-                    kept.put(key, image, 1, now)
+                    kept.put(key, image, 1, len(key), now)
                     repeated = True
             else:
                 repeated = True
             images.append(image)
         return ListPage(tuple(images), bool(listed.next)), repeated
+
+
+def _fingerprint(body: bytes) -> int:
+    """What finds a body's entry: its length, its end (the links) and 256 of its bytes
+    spread through it. A hash of every byte cost 11 us for a 25-image body, 0.4 ms for a
+    1000-image one; comparing the body found with the one read costs a tenth of that. Two
+    bodies of one fingerprint only take each other's place."""
+    return hash((len(body), body[::len(body) // 256 + 1], body[-128:]))
 
 
 def _read_whole(body: bytes) -> ListPage:

@@ -150,6 +150,27 @@ def test_a_body_seen_before_comes_back_as_the_same_page_while_bodies_hold_few_en
     assert memo.page(big) is not memo.page(big)
 
 
+def test_a_body_found_by_its_fingerprint_is_the_body_read_or_it_is_read_afresh(
+        every_body_through_the_memo):
+    # Bodies are found by a sample of their bytes: one that differs only where the sample
+    # does not look must not be answered with the other's page.
+    names = [f"image-{n:04d}" for n in range(64)]
+    kept = body(*({"id": str(n), "name": name} for n, name in enumerate(names)))
+    step = len(kept) // 256 + 1
+    at = next(i for i in range(kept.index(b"image-0031"), len(kept) - 128)
+              if i % step and kept[i:i + 1] == b"3")
+    other = kept[:at] + b"7" + kept[at + 1:]  # same length, same sample, same end
+    assert listing_memo._fingerprint(other) == listing_memo._fingerprint(kept)
+    memo = ListingMemo(PLENTY, PLENTY)
+    memo.page(kept)
+    first = memo.page(kept)
+    assert memo.page(kept) is first  # kept, and found
+    read = memo.page(other)
+    assert read is not first
+    changed = orjson.loads(other)["images"]
+    assert [image.v2 for image in read.images] == changed != orjson.loads(kept)["images"]
+
+
 def test_empty_bodies_count_as_one_image_each_so_they_are_bounded_too(
         every_body_through_the_memo):
     memo = ListingMemo(3, PLENTY)
