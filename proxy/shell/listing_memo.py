@@ -84,6 +84,10 @@ class _Lru:
         if images > self.max_images or size > self.max_bytes:
             return
         entries = self.entries
+        replaced = entries.pop(key, None)  # another body of the same fingerprint
+        if replaced is not None:
+            self.images -= replaced[1]
+            self.bytes -= replaced[2]
         while (self.images + images > self.max_images
                or self.bytes + size > self.max_bytes):
             oldest = next(iter(entries))
@@ -153,7 +157,7 @@ class ListingMemo:
             return page
         page, repeated = self._read_split(body, now)
         self._read += len(page.images)
-        if self._seen_bodies.again(fingerprint):
+        if self._seen_bodies.again(hash(body)):  # (not the fingerprint: churn shares it)
             # an empty answer still differs by query (its "first" link): it weighs one
             self._bodies.put(fingerprint, (body, page), max(len(page.images), 1), len(body),
                              now)

@@ -169,6 +169,10 @@ def test_a_body_found_by_its_fingerprint_is_the_body_read_or_it_is_read_afresh(
     assert read is not first
     changed = orjson.loads(other)["images"]
     assert [image.v2 for image in read.images] == changed != orjson.loads(kept)["images"]
+    assert memo.page(kept) is first  # a first sighting of the other pushes nothing out
+    again = memo.page(other)  # its second sighting: kept in the other's place
+    assert memo.page(other) is again and memo.page(kept) is not first
+    assert (memo._bodies.images, memo._bodies.bytes) == (64, len(other))  # counted once
 
 
 def test_empty_bodies_count_as_one_image_each_so_they_are_bounded_too(
