@@ -4,8 +4,8 @@ A listing's body is read whole, then translated on the one event loop. Under a b
 large listings every request would read its body at once, and most would then wait,
 holding it, for their turn at the CPU: 64 callers of 1000-image pages held 64 bodies of
 1.2 MB (bench/RESULTS.md). So a listing asks the upstream only once a body as large as
-the last one read fits within the budget, and its body, once its size is known, is read
-only once it fits; it counts until its page is translated. A body that must wait waits in
+the last one read for the same page size fits within the budget, and its body, once its
+size is known, is read only once it fits; it counts until its page is translated. A body that must wait waits in
 its socket: aiohttp reads no further than its buffer, and TCP holds the upstream back.
 """
 
@@ -15,15 +15,20 @@ import asyncio
 from collections import deque
 
 
+MAX_KINDS = 1024  # kinds of bodies whose last size is remembered (page sizes: 1 to 1000)
+
+
 class ReadBudget:
     """``limit`` bytes, taken and given back in first-come order; 0: no bound."""
 
-    __slots__ = ("limit", "used", "expected", "_waiting")
+    __slots__ = ("limit", "used", "_last", "_waiting")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
-        self.expected = 0  # the size of the last body read: what the next is taken to be
+        # the size of the last body read for each kind of request (a listing's page size):
+        # what the next one of its kind is taken to be
+        self._last: dict[str, int] = {}
         self._waiting: deque[tuple[int, asyncio.Future]] = deque()
 
     async def take(self, size: int | None) -> int:
@@ -50,9 +55,17 @@ class ReadBudget:
             raise
         return weight
 
-    async def take_expected(self) -> int:
-        """``take`` for a body as large as the last one read, before asking for it."""
-        return await self.take(self.expected) if self.expected else 0
+    async def take_expected(self, like: str) -> int:
+        """``take`` for a body as large as the last one ``like`` it read (none at first),
+        before asking for it."""
+        expected = self._last.get(like)
+        return await self.take(expected) if expected else 0
+
+    def read(self, like: str, size: int) -> None:
+        """A body ``like`` that was ``size`` bytes: what the next is taken to be."""
+        if len(self._last) >= MAX_KINDS and like not in self._last:
+            self._last.clear()
+        self._last[like] = size
 
     async def retake(self, held: int, size: int | None) -> int:
         """What ``held`` (from ``take_expected``) becomes once the body's ``size`` is known

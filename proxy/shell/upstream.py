@@ -311,14 +311,16 @@ class UpstreamHandle:
         return {i: task.result() for i, task in zip(image_ids, tasks)
                 if task.result() is not None}
 
-    async def get(self, url: URL, params=(), budget: ReadBudget | None = None) -> Answer:
+    async def get(self, url: URL, params=(), budget: ReadBudget | None = None,
+                  like: str = "") -> Answer:
         """A GET's answer (its body bounded), tried again after connection failures. With
-        a ``budget``, asked once a body like the last fits there, and a success's body read
-        once it does: the answer's ``held`` bytes are to be given back."""
+        a ``budget``, asked once a body as large as the last ``like`` it fits there, and a
+        success's body read once it does: the answer's ``held`` bytes are to be given
+        back."""
         upstream = self._upstream
 
         async def attempt() -> Answer:
-            held = 0 if budget is None else await budget.take_expected()
+            held = 0 if budget is None else await budget.take_expected(like)
             try:
                 with transport_failures_named():
                     async with upstream.session.get(url.with_query(params),
@@ -329,7 +331,7 @@ class UpstreamHandle:
                                 held, response.content_length if response.status == 200 else 0)
                         body = await read_bounded(response, upstream.settings.max_body_bytes)
                         if held:
-                            budget.expected = len(body)
+                            budget.read(like, len(body))
                         return Answer(response.status, body,
                                       response.headers.get("Retry-After"), held)
             except BaseException:
@@ -448,7 +450,7 @@ class _ListBody:
         upstream = self._handle._upstream
         with upstream.observed("list_images"):
             answer = await self._handle.get(upstream.images_url, self._params,
-                                            upstream.list_budget)
+                                            upstream.list_budget, _page_size(self._params))
             self._held = answer.held
             answer.raise_for_status()  # (with nothing held: only a 200's body is counted)
         return answer.body
@@ -456,6 +458,14 @@ class _ListBody:
     async def __aexit__(self, *exc_info) -> bool:
         self._handle._upstream.list_budget.give(self._held)
         return False
+
+
+def _page_size(params) -> str:
+    """A list call's ``limit``: bodies of one page size are alike in size."""
+    for name, value in params:
+        if name == "limit":
+            return value
+    return ""
 
 
 class _Observed:

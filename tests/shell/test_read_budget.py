@@ -97,3 +97,31 @@ async def test_a_budget_of_0_never_waits_and_holds_nothing():
     budget = ReadBudget(0)
     assert [await budget.take(size) for size in (10**9, None)] == [0, 0]
     assert budget.used == 0
+
+
+async def test_a_body_is_taken_to_be_as_large_as_the_last_of_its_kind_before_it_is_asked():
+    budget = ReadBudget(100)
+    assert await budget.take_expected("1000") == 0  # none read yet: nothing taken
+    budget.read("1000", 90)
+    budget.read("25", 5)
+    held = await budget.take_expected("1000")
+    assert held == 90
+    assert await budget.take_expected("25") == 5  # a small page is not held back by a large
+    waiting = asyncio.ensure_future(budget.take_expected("1000"))
+    await settled()
+    assert not waiting.done()
+    budget.give(held)
+    assert await waiting == 90
+
+
+async def test_once_its_size_is_known_a_body_gives_back_what_it_did_not_need_or_waits_alone():
+    budget = ReadBudget(100)
+    held = await budget.retake(await budget.take(60), 20)
+    assert held == 20 and budget.used == 20
+    other = await budget.take(50)
+    larger = asyncio.ensure_future(budget.retake(held, 70))  # gives its 20 back, waits
+    await settled()
+    assert not larger.done() and budget.used == 50
+    budget.give(other)
+    assert await larger == 70 and budget.used == 70
+    assert await budget.retake(70, 0) == 0 and budget.used == 0  # an error: nothing to read
