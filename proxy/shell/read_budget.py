@@ -3,10 +3,11 @@
 A listing's body is read whole, then translated on the one event loop. Under a burst of
 large listings every request would read its body at once, and most would then wait,
 holding it, for their turn at the CPU: 64 callers of 1000-image pages held 64 bodies of
-1.2 MB (bench/RESULTS.md). So a listing asks the upstream only once a body as large as
-the last one read for the same page size fits within the budget, and its body, once its
-size is known, is read only once it fits; it counts until its page is translated. A body that must wait waits in
-its socket: aiohttp reads no further than its buffer, and TCP holds the upstream back.
+0.7 MB (bench/RESULTS.md). So a listing asks the upstream only once a body as large as the
+last one read for the same page size fits within the budget, and its body, once its size
+is known, is read only once it fits; it counts until its page is translated. A body that
+must wait waits in its socket: aiohttp reads no further than its buffer, and TCP holds the
+upstream back.
 """
 
 from __future__ import annotations
