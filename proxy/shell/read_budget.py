@@ -4,10 +4,11 @@ A listing's body is read whole, then translated on the one event loop. Under a b
 large listings every request would read its body at once, and most would then wait,
 holding it, for their turn at the CPU: 64 callers of 1000-image pages held 64 bodies of
 0.7 MB (bench/RESULTS.md). So a listing asks the upstream only once a body as large as the
-last one read for the same page size fits within the budget, and its body, once its size
-is known, is read only once it fits; it counts until its page is translated. A body that
-must wait waits in its socket: aiohttp reads no further than its buffer, and TCP holds the
-upstream back.
+last one read for the same page size fits within the budget, waiting in line while it
+holds nothing; once its answer's headers come, its body counts at its own size, until its
+page is translated. That count never waits (the listing holds a connection by then), so
+the bound can be passed by the first body of a page size and by bodies larger than their
+estimates, never for long.
 """
 
 from __future__ import annotations
@@ -68,19 +69,20 @@ class ReadBudget:
             self._last.clear()
         self._last[like] = size
 
-    async def retake(self, held: int, size: int | None) -> int:
+    def count(self, held: int, size: int | None) -> int:
         """What ``held`` (from ``take_expected``) becomes once the body's ``size`` is known
-        (0: none to read): the difference given back, or, for a larger body, all of it
-        given back and taken again (never waiting while holding part: two bodies could
-        each wait for the other's part)."""
+        (0: none to read; None: unknown, counted as the whole budget): the difference given
+        back, or taken, past the budget if need be, never waited for. (The caller holds a
+        connection by then: waiting could wait on listings that hold their estimate and
+        wait for a connection.)"""
+        if not self.limit:
+            return 0
         weight = self.limit if size is None else min(size, self.limit)
-        if weight <= held:
-            if held > weight:
-                self.give(held - weight)
-            return weight
-        if held:
-            self.give(held)
-        return await self.take(size)
+        if weight < held:
+            self.give(held - weight)
+        else:
+            self.used += weight - held
+        return weight
 
     def give(self, weight: int) -> None:
         """``weight`` bytes (what ``take`` returned) back, to whoever waits first."""

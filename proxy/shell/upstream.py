@@ -314,9 +314,9 @@ class UpstreamHandle:
     async def get(self, url: URL, params=(), budget: ReadBudget | None = None,
                   like: str = "") -> Answer:
         """A GET's answer (its body bounded), tried again after connection failures. With
-        a ``budget``, asked once a body as large as the last ``like`` it fits there, and a
-        success's body read once it does: the answer's ``held`` bytes are to be given
-        back."""
+        a ``budget``, asked once a body as large as the last ``like`` it fits there; a
+        success's body then counts at its own size: the answer's ``held`` bytes are to be
+        given back."""
         upstream = self._upstream
 
         async def attempt() -> Answer:
@@ -326,8 +326,8 @@ class UpstreamHandle:
                     async with upstream.session.get(url.with_query(params),
                                                     headers=self._headers,
                                                     allow_redirects=False) as response:
-                        if budget is not None:
-                            held = await budget.retake(
+                        if budget is not None:  # (no await: nothing can come between)
+                            held = budget.count(
                                 held, response.content_length if response.status == 200 else 0)
                         body = await read_bounded(response, upstream.settings.max_body_bytes)
                         if held:

@@ -1,6 +1,6 @@
-"""Listings under the read budget (``listing.read_bytes``), over real sockets: a body past
-it is left unread until earlier ones are translated, and every way a listing ends gives its
-bytes back."""
+"""Listings under the read budget (``listing.read_bytes``), over real sockets: a listing
+waits to ask until a body like its last fits, and every way a listing ends gives its bytes
+back."""
 
 from __future__ import annotations
 
@@ -26,20 +26,20 @@ async def proxy_with_budget(aiohttp_client, upstream, read_bytes, **env):
         str(upstream.server.make_url("")), listing_read_bytes=read_bytes, **env)))
 
 
-async def test_a_body_past_the_budget_is_read_only_once_the_budget_has_room(
+async def test_a_listing_asks_the_upstream_only_once_a_body_like_its_last_fits(
         aiohttp_client, upstream):
     client = await proxy_with_budget(aiohttp_client, upstream, len(BODY))
     budget = client.app[UPSTREAM].list_budget
-    held = await budget.take(len(BODY))  # another listing's body, not yet translated
+    assert (await listing(client))[0] == 200  # its page size's body: len(BODY)
+    held = await budget.take(1)  # another listing's body, not yet translated
     waiting = asyncio.ensure_future(listing(client))
     for _ in range(50):
         await asyncio.sleep(0.01)
-    assert len(upstream.seen) == 1  # asked, answered ...
-    assert not waiting.done()  # ... and not read
+    assert len(upstream.seen) == 1 and not waiting.done()  # not asked yet
     budget.give(held)
     status, body = await asyncio.wait_for(waiting, 5)
     assert status == 200 and [image["id"] for image in body["images"]] == [V2_IMAGE["id"]]
-    assert budget.used == 0
+    assert len(upstream.seen) == 2 and budget.used == 0
 
 
 async def test_concurrent_listings_each_get_their_answer_and_give_every_byte_back(
@@ -79,6 +79,7 @@ async def test_a_caller_who_hangs_up_while_its_body_waits_gives_nothing_away(
         aiohttp_client, upstream):
     client = await proxy_with_budget(aiohttp_client, upstream, len(BODY))
     budget = client.app[UPSTREAM].list_budget
+    assert (await listing(client))[0] == 200
     held = await budget.take(len(BODY))
     gone = asyncio.ensure_future(listing(client))
     for _ in range(50):
@@ -90,3 +91,25 @@ async def test_a_caller_who_hangs_up_while_its_body_waits_gives_nothing_away(
     assert budget.used == 0  # the gone caller's place was not kept, nor given to it
     status, _ = await listing(client)
     assert status == 200 and budget.used == 0
+
+
+async def test_bodies_larger_than_their_estimate_never_wait_while_holding_a_connection(
+        aiohttp_client, upstream):
+    # Waiting for the budget with a connection held could wait on listings that hold their
+    # estimate and wait for that connection: a body is counted at its size at once.
+    client = await proxy_with_budget(aiohttp_client, upstream, 2 * len(BODY),
+                                     upstream_max_connections=1, upstream_max_body_bytes=1 << 22,
+                                     upstream_connect_timeout=1, upstream_timeout=2)
+    assert (await listing(client))[0] == 200  # the estimate: len(BODY)
+    # too large to arrive whole while unread (a small one frees its connection at once)
+    larger = orjson.dumps({"images": [{**V2_IMAGE, "id": f"{n:08d}"} for n in range(2000)]})
+
+    async def many_images(request):
+        await asyncio.sleep(0.05)
+        return web.Response(body=larger, content_type="application/json")
+
+    upstream.images_handler = many_images
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(listing(client) for _ in range(3))), 10)
+    assert [(status, len(body["images"])) for status, body in answers] == [(200, 25)] * 3
+    assert client.app[UPSTREAM].list_budget.used == 0

@@ -114,14 +114,18 @@ async def test_a_body_is_taken_to_be_as_large_as_the_last_of_its_kind_before_it_
     assert await waiting == 90
 
 
-async def test_once_its_size_is_known_a_body_gives_back_what_it_did_not_need_or_waits_alone():
+async def test_once_its_size_is_known_a_body_counts_at_it_never_waiting_even_past_the_budget():
     budget = ReadBudget(100)
-    held = await budget.retake(await budget.take(60), 20)
-    assert held == 20 and budget.used == 20
+    held = budget.count(await budget.take(60), 20)
+    assert held == 20 and budget.used == 20  # 40 given back
     other = await budget.take(50)
-    larger = asyncio.ensure_future(budget.retake(held, 70))  # gives its 20 back, waits
+    held = budget.count(held, 70)  # larger than its estimate: taken at once, past the bound
+    assert held == 70 and budget.used == 120
+    waiting = asyncio.ensure_future(budget.take(10))
     await settled()
-    assert not larger.done() and budget.used == 50
+    assert not waiting.done()  # nobody else gets in until it is back under
     budget.give(other)
-    assert await larger == 70 and budget.used == 70
-    assert await budget.retake(70, 0) == 0 and budget.used == 0  # an error: nothing to read
+    assert await waiting == 10
+    assert budget.count(0, None) == 100  # unknown size: the whole budget
+    assert budget.count(100, 0) == 0 and budget.used == 80  # an error: nothing to read
+    assert ReadBudget(0).count(0, 10**9) == 0
