@@ -3,12 +3,11 @@
 A listing's body is read whole, then translated on the one event loop. Under a burst of
 large listings every request would read its body at once, and most would then wait,
 holding it, for their turn at the CPU: 64 callers of 1000-image pages held 64 bodies of
-0.7 MB (bench/RESULTS.md). So a listing asks the upstream only once a body as large as the
-last one read for the same page size fits within the budget, waiting in line while it
-holds nothing; once its answer's headers come, its body counts at its own size, until its
-page is translated. That count never waits (the listing holds a connection by then), so
-the bound can be passed by the first body of a page size and by bodies larger than their
-estimates, never for long.
+0.7 MB (bench/RESULTS.md). So a listing asks the upstream only once a body of its page
+size, as heavy per image as those read before, fits within the budget, waiting in line
+while it holds nothing; once its answer's headers come, its body counts at its own size,
+until its page is translated. That count never waits (the listing holds a connection by
+then), so a body heavier than its estimate can pass the bound, never for long.
 """
 
 from __future__ import annotations
@@ -17,20 +16,21 @@ import asyncio
 from collections import deque
 
 
-MAX_KINDS = 1024  # kinds of bodies whose last size is remembered (page sizes: 1 to 1000)
+# bytes a listed image is taken to weigh before any body is read (a Glance image's JSON is
+# about 1 KB, an IMS one's with its extra fields about 2)
+FIRST_IMAGE_BYTES = 2048
 
 
 class ReadBudget:
     """``limit`` bytes, taken and given back in first-come order; 0: no bound."""
 
-    __slots__ = ("limit", "used", "_last", "_waiting")
+    __slots__ = ("limit", "used", "_per_image", "_waiting")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
-        # the size of the last body read for each kind of request (a listing's page size):
-        # what the next one of its kind is taken to be
-        self._last: dict[str, int] = {}
+        # bytes per image asked for, from the bodies read: what the next is taken to weigh
+        self._per_image: float | None = None
         self._waiting: deque[tuple[int, asyncio.Future]] = deque()
 
     async def take(self, size: int | None) -> int:
@@ -57,17 +57,19 @@ class ReadBudget:
             raise
         return weight
 
-    async def take_expected(self, like: str) -> int:
-        """``take`` for a body as large as the last one ``like`` it read (none at first),
-        before asking for it."""
-        expected = self._last.get(like)
-        return await self.take(expected) if expected else 0
+    async def take_expected(self, images: int) -> int:
+        """``take`` for a body of ``images`` images as heavy as those read so far, before
+        asking for it."""
+        per_image = FIRST_IMAGE_BYTES if self._per_image is None else self._per_image
+        return await self.take(int(per_image * images))
 
-    def read(self, like: str, size: int) -> None:
-        """A body ``like`` that was ``size`` bytes: what the next is taken to be."""
-        if len(self._last) >= MAX_KINDS and like not in self._last:
-            self._last.clear()
-        self._last[like] = size
+    def read(self, images: int, size: int) -> None:
+        """A body of ``images`` images asked for was ``size`` bytes. (A lighter one, a last
+        page, lowers the estimate only by a quarter at a time.)"""
+        per_image = size / max(images, 1)
+        if self._per_image is not None:
+            per_image = max(per_image, self._per_image * 0.75)
+        self._per_image = per_image
 
     def count(self, held: int, size: int | None) -> int:
         """What ``held`` (from ``take_expected``) becomes once the body's ``size`` is known

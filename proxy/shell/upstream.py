@@ -312,15 +312,15 @@ class UpstreamHandle:
                 if task.result() is not None}
 
     async def get(self, url: URL, params=(), budget: ReadBudget | None = None,
-                  like: str = "") -> Answer:
+                  images: int = 0) -> Answer:
         """A GET's answer (its body bounded), tried again after connection failures. With
-        a ``budget``, asked once a body as large as the last ``like`` it fits there; a
+        a ``budget``, asked once a body of ``images`` images fits there; a
         success's body then counts at its own size: the answer's ``held`` bytes are to be
         given back."""
         upstream = self._upstream
 
         async def attempt() -> Answer:
-            held = 0 if budget is None else await budget.take_expected(like)
+            held = 0 if budget is None else await budget.take_expected(images)
             try:
                 with transport_failures_named():
                     async with upstream.session.get(url.with_query(params),
@@ -331,7 +331,7 @@ class UpstreamHandle:
                                 held, response.content_length if response.status == 200 else 0)
                         body = await read_bounded(response, upstream.settings.max_body_bytes)
                         if held:
-                            budget.read(like, len(body))
+                            budget.read(images, len(body))
                         return Answer(response.status, body,
                                       response.headers.get("Retry-After"), held)
             except BaseException:
@@ -460,12 +460,12 @@ class _ListBody:
         return False
 
 
-def _page_size(params) -> str:
-    """A list call's ``limit``: bodies of one page size are alike in size."""
+def _page_size(params) -> int:
+    """A list call's ``limit`` (the plan always sets one, at most 1000)."""
     for name, value in params:
         if name == "limit":
-            return value
-    return ""
+            return int(value)
+    return 1
 
 
 class _Observed:

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from proxy.shell.read_budget import ReadBudget
+from proxy.shell.read_budget import FIRST_IMAGE_BYTES, ReadBudget
 
 
 async def settled() -> None:
@@ -99,19 +99,23 @@ async def test_a_budget_of_0_never_waits_and_holds_nothing():
     assert budget.used == 0
 
 
-async def test_a_body_is_taken_to_be_as_large_as_the_last_of_its_kind_before_it_is_asked():
-    budget = ReadBudget(100)
-    assert await budget.take_expected("1000") == 0  # none read yet: nothing taken
-    budget.read("1000", 90)
-    budget.read("25", 5)
-    held = await budget.take_expected("1000")
-    assert held == 90
-    assert await budget.take_expected("25") == 5  # a small page is not held back by a large
-    waiting = asyncio.ensure_future(budget.take_expected("1000"))
+async def test_a_body_is_taken_before_it_is_asked_to_weigh_per_image_what_those_read_did():
+    budget = ReadBudget(100_000)
+    assert await budget.take_expected(10) == 10 * FIRST_IMAGE_BYTES  # none read yet
+    budget.give(10 * FIRST_IMAGE_BYTES)
+    budget.read(25, 25 * 1000)  # 1000 bytes an image
+    held = await budget.take_expected(90)
+    assert held == 90_000
+    assert await budget.take_expected(5) == 5000  # a small page still fits
+    waiting = asyncio.ensure_future(budget.take_expected(10))
     await settled()
     assert not waiting.done()
     budget.give(held)
-    assert await waiting == 90
+    assert await waiting == 10_000
+    budget.read(1000, 1000 * 3000)  # heavier: taken at once
+    assert await budget.take_expected(1) == 3000
+    budget.read(1000, 10)  # a last page, nearly empty: lowered by a quarter only
+    assert await budget.take_expected(1) == 2250
 
 
 async def test_once_its_size_is_known_a_body_counts_at_it_never_waiting_even_past_the_budget():
