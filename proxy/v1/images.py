@@ -175,7 +175,8 @@ def v1_image_of(image: dict) -> V1Image:
                        type(disk_format), type(container_format), type(created_at),
                        type(updated_at), type(visibility)} <= _STRINGS:
         raise BadImage("a string field of an image is not a string")
-    if not {type(size), type(virtual_size), type(min_ram), type(min_disk)} <= _INTEGERS:
+    if not (type(size) in _INTEGERS and type(virtual_size) in _INTEGERS  # (no set built:
+            and type(min_ram) in _INTEGERS and type(min_disk) in _INTEGERS):  # 1k instructions)
         raise BadImage("a number field of an image is not an integer")
     if type(protected) not in _BOOLEANS:
         raise BadImage("protected is not a boolean")
