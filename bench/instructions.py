@@ -41,7 +41,8 @@ async def listings(url: str, count: int) -> None:
                         raise RuntimeError(f"{url}: {answer.status}")
                     await answer.read()
 
-        await asyncio.gather(*(one_by_one(count // AT_ONCE) for _ in range(AT_ONCE)))
+        await asyncio.gather(*(one_by_one(count // AT_ONCE + (n < count % AT_ONCE))
+                               for n in range(AT_ONCE)))
 
 
 def counted(server: str, upstream_port: int, size: int, count: int, cpus: str,
