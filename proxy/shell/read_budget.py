@@ -33,13 +33,12 @@ class ReadBudget:
         self._per_image: float | None = None
         self._waiting: deque[tuple[int, asyncio.Future]] = deque()
 
-    async def take(self, size: int | None) -> int:
+    async def take(self, size: int) -> int:
         """Waits until a body of ``size`` bytes fits, and takes them; returns what to give
-        back. A body of unknown size, or larger than the budget, takes all of it (alone,
-        it always fits)."""
+        back. A body larger than the budget takes all of it (alone, it always fits)."""
         if not self.limit:
             return 0
-        weight = self.limit if size is None else min(size, self.limit)
+        weight = min(size, self.limit)
         if not self._waiting and self.used + weight <= self.limit:
             self.used += weight
             return weight

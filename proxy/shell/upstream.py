@@ -1,8 +1,9 @@
 """Upstream: the only code that calls the v2 image service.
 
 ``Upstream`` owns the app's one ``aiohttp.ClientSession``, the timeouts, the retries, the
-size limit and the bound on list bodies held at once (proxy.shell.read_budget); ``Upstream.for_caller`` gives each request an ``UpstreamHandle`` bound to
-its token and request id, whose methods are the v2 calls. Every failure is one of the
+size limit and the bound on list bodies held at once (proxy.shell.read_budget);
+``Upstream.for_caller`` gives each request an ``UpstreamHandle`` bound to its token and
+request id, whose methods are the v2 calls. Every failure is one of the
 named errors of proxy.shell.upstream_errors. Answers come back as bytes (listings, for
 proxy.shell.listing_memo to read) or parsed JSON (single images, members).
 """
