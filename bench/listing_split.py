@@ -25,11 +25,12 @@ import msgspec  # noqa: E402
 
 from bench.upstream import Answers, prebuilt_bodies  # noqa: E402
 from proxy.shell.image_reads import listing_json  # noqa: E402
-from proxy.shell.listing_memo import _SPLIT, _WHOLE, ListingMemo, _read_whole  # noqa: E402
-from proxy.v1.images import _SHOWN, V2_OWN_FIELDS, v1_image_of  # noqa: E402
+from proxy.shell.listing_memo import _SPLIT, _WHOLE, ListingMemo  # noqa: E402
+from proxy.v1.images import v1_image_of  # noqa: E402
 from proxy.v1.query import parse_list_query, query_pairs  # noqa: E402
-from proxy.v2.answers import ParsedImage, image_of  # noqa: E402
+from proxy.v2.answers import ListPage, ParsedImage, image_of  # noqa: E402
 from proxy.v2.plan import ListPaging, plan_list  # noqa: E402
+from proxy.v2.typed_images import ImageTypes  # noqa: E402
 
 
 def per_image(step, bodies: list[bytes], images: int) -> float:
@@ -67,28 +68,27 @@ def main() -> int:
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)  # as proxy.ops.serving sets them
 
+    types = ImageTypes()
+    types.learn(_WHOLE.decode(bodies[0]).images)  # as the first body read as dicts teaches
+    typed = {body: types.read(body)[0] for body in bodies}
+    shaped = {body: [v1_image_of(image) for image in typed[body]] for body in bodies}
+    pages = {body: ListPage(tuple(map(ParsedImage, typed[body])), True) for body in bodies}
     decoded = {body: _WHOLE.decode(body).images for body in bodies}
-    shaped = {body: [v1_image_of(image) for image in decoded[body]] for body in bodies}
-    pages = {body: _read_whole(body) for body in bodies}
-
-    def fetched(body: bytes) -> None:
-        for image in decoded[body]:
-            _SHOWN(image)
-
     encoder = msgspec.json.Encoder()  # as proxy.shell.image_reads writes a page
 
     steps = {
-        "decode the body (msgspec, to dicts)": lambda b: _WHOLE.decode(b),
-        "check each image's id, wrap it (ParsedImage)":
-            lambda b: [ParsedImage(image_of(i)) for i in decoded[b]],
+        "decode the body into the learned types (msgspec)": types.read,
+        "wrap each image (ParsedImage)": lambda b: tuple(map(ParsedImage, typed[b])),
         "paging (v1's filters, marker, limit)": lambda b: ListPaging(plan_list(query)).feed(
             pages[b], frozenset()),
-        "shape: the 15 shown fields, fetched": fetched,
-        "shape: the custom keys (a set difference)":
-            lambda b: [i.keys() - V2_OWN_FIELDS for i in decoded[b]],
-        "shape: all of v1_image_of (the above, type checks, v1 Struct)":
-            lambda b: [v1_image_of(i) for i in decoded[b]],
+        "shape: v1_image_of (fields, custom values, v1 Struct)":
+            lambda b: [v1_image_of(i) for i in typed[b]],
         "encode the page (msgspec, one call)": lambda b: encoder.encode({"images": shaped[b]}),
+        "as dicts (keys not learned): decode the body": lambda b: _WHOLE.decode(b),
+        "as dicts: check each image's id, wrap it":
+            lambda b: [ParsedImage(image_of(i)) for i in decoded[b]],
+        "as dicts: shape (layout, type checks, v1 Struct)":
+            lambda b: [v1_image_of(i) for i in decoded[b]],
         "memo path: split the body into each image's bytes": lambda b: _SPLIT.decode(b),
         "memo path: split, copy, hash and look up each image": lambda b: [
             ListingMemo(4096, 16 << 20)._read_split(b, 0)],

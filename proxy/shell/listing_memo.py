@@ -26,6 +26,9 @@ larger than the memo walked page by page), so the memo never costs more than it 
 Both are bounded by ``listing.memo_images`` images and ``listing.memo_bytes`` bytes of v2
 JSON, the least recently used entry first; a bound of 0 turns the memo off: every body is
 read in one pass.
+
+Either way, images are decoded into the typed Structs the catalogue's keys taught
+(proxy.v2.typed_images), and as dicts only when they do not fit: their keys are then learned.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import msgspec
 
 from proxy.v2.answers import (ListPage, ParsedImage, UpstreamShapeError, image_of,
                                listed_images)
+from proxy.v2.typed_images import ImageTypes
 
 SAMPLE_EVERY = 16  # while nothing repeats, one body in this many goes through the memo
 STALE_AFTER = 8  # an entry unused for this many times memo_images images may be replaced
@@ -138,13 +142,14 @@ class ListingMemo:
         self._read = 0  # images read: the memo's clock
         self._skip = 0  # bodies still to read in one pass before the next goes through it
         self._paid = False  # whether the memo served anything since it last found nothing
+        self._types = ImageTypes()  # what images are decoded into
 
     def page(self, body: bytes) -> ListPage:
         """A ``GET /v2/images`` body -> its ListPage (shared: never change it);
         UpstreamShapeError if it is not a v2 image list."""
         if not self._on or self._skip:
             self._skip = max(self._skip - 1, 0)
-            page = _read_whole(body)
+            page = self._read_whole(body)
             self._read += len(page.images)
             return page
         now = self._read
@@ -184,11 +189,9 @@ class ListingMemo:
             key = bytes(raw)
             image = kept.get(key, now)
             if image is None:
-                try:
-                    # with a place for its v1 JSON: this page may be kept whole
-                    image = ParsedImage(image_of(_IMAGE.decode(key)), {})
-                except msgspec.DecodeError:  # a number out of range, say
-                    raise UpstreamShapeError("an image in the list cannot be read") from None
+                # with a place for its v1 JSON: this page may be kept whole
+                v2 = self._types.image(key)
+                image = ParsedImage(v2 if v2 is not None else self._read_image(key), {})
                 if seen.again(hash(key)):
                     kept.put(key, image, 1, len(key), now)
                     repeated = True
@@ -196,6 +199,27 @@ class ListingMemo:
                 repeated = True
             images.append(image)
         return ListPage(tuple(images), bool(listed.next)), repeated
+
+
+    def _read_image(self, json: bytes) -> dict:
+        """One image's bytes as a dict (checked by image_of), its keys then learned."""
+        try:
+            image = image_of(_IMAGE.decode(json))
+        except msgspec.DecodeError:  # a number out of range, say
+            raise UpstreamShapeError("an image in the list cannot be read") from None
+        self._types.learn((image,))
+        return image
+
+    def _read_whole(self, body: bytes) -> ListPage:
+        """The body in one pass, nothing kept: into typed images when it fits what earlier
+        bodies taught (proxy.v2.typed_images), else as dicts, its keys then learned."""
+        typed = self._types.read(body)
+        if typed is not None:
+            images, has_next = typed
+            return ListPage(tuple(map(ParsedImage, images)), has_next)
+        page = _read_whole(body)
+        self._types.learn(image.v2 for image in page.images)
+        return page
 
 
 def _fingerprint(body: bytes) -> int:
@@ -207,7 +231,7 @@ def _fingerprint(body: bytes) -> int:
 
 
 def _read_whole(body: bytes) -> ListPage:
-    """The body in one pass, nothing kept: its images carry no v1 JSON cache."""
+    """The body in one pass as dicts, nothing kept: its images carry no v1 JSON cache."""
     try:
         listed = _WHOLE.decode(body)
     except msgspec.ValidationError:

@@ -9,10 +9,15 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 import msgspec
+from msgspec.structs import astuple
 
 from proxy.v1.errors import V1Error
+
+if TYPE_CHECKING:  # (proxy.v2 reads this module: no import at run time)
+    from proxy.v2.typed_images import ListedImage
 
 # Every top-level key that is v2's own (or IMS's copy of a v1 field), never a custom
 # property (docs/v2-upstream.md#21-how-a-response-is-built,
@@ -75,11 +80,11 @@ class V1Summary(msgspec.Struct, gc=False):
 
 # What a v1 image shows of a v2 one, fetched in one call; and the JSON types each may have
 # (docs/v2-upstream.md#22-schema-and-formats), null included.
-_SHOWN_FIELDS = ("id", "name", "status", "size", "virtual_size", "checksum", "disk_format",
-                 "container_format", "min_disk", "min_ram", "owner", "visibility", "protected",
-                 "created_at", "updated_at")
-_SHOWN = itemgetter(*_SHOWN_FIELDS)
-_SHOWN_SET = frozenset(_SHOWN_FIELDS)
+SHOWN_FIELDS = ("id", "name", "status", "size", "virtual_size", "checksum", "disk_format",
+                "container_format", "min_disk", "min_ram", "owner", "visibility", "protected",
+                "created_at", "updated_at")
+_SHOWN = itemgetter(*SHOWN_FIELDS)
+_SHOWN_SET = frozenset(SHOWN_FIELDS)
 _STRINGS = frozenset({str, type(None)})
 _INTEGERS = frozenset({int, type(None)})  # (True is not an int here)
 _BOOLEANS = frozenset({bool, type(None)})
@@ -87,12 +92,12 @@ _BOOLEANS = frozenset({bool, type(None)})
 
 # A v2 image's layout (its keys, in order: a cloud's images share a few) -> how to shape
 # it, so that its custom keys are found once per layout, not once per image (a set
-# difference of some 30 keys was a quarter of the shaping). Each layout keeps its
-# custom keys in the order that set difference gives them, the order v1's JSON has always
-# shown them in. Its properties are a dict at first; a layout met _STRUCT_AFTER times
-# gets a Struct that writes the same JSON object (fields renamed to the keys), built and
-# written for an eighth of a dict's cost, its making (20 us) soon paid back. Bounded:
-# cleared when full.
+# difference of some 30 keys was a quarter of the shaping). Its custom keys are sorted,
+# as proxy.v2.typed_images sorts them, so that an image's properties read the same
+# whichever way it was decoded (v1 promised no order). Its properties are a dict at
+# first; a layout met _STRUCT_AFTER times gets a Struct that writes the same JSON object
+# (fields renamed to the keys), built and written for an eighth of a dict's cost, its
+# making (20 us) soon paid back. Bounded: cleared when full.
 _LAYOUTS: dict[tuple[str, ...], list] = {}
 _LAST: list = [None, None]  # the keys of the layout met last, and that layout
 _MAX_LAYOUTS = 512
@@ -102,7 +107,7 @@ _STRUCT_AFTER = 32
 def _layout_of(keys: tuple[str, ...], image: dict) -> list:
     """[custom values getter, properties maker, whether every shown field is there] for
     ``image``, whose keys are ``keys``; remembered."""
-    customs = tuple(image.keys() - V2_OWN_FIELDS)
+    customs = tuple(sorted(image.keys() - V2_OWN_FIELDS))
     if len(customs) > 1:
         values_of = itemgetter(*customs)
     elif customs:
@@ -143,44 +148,30 @@ def _properties_struct(keys: tuple[str, ...]) -> type[msgspec.Struct] | None:
 
 
 def properties_dict(properties: dict | msgspec.Struct) -> dict:
-    """A V1Image's properties as a dict, whichever form they have."""
+    """A V1Image's properties as a dict, whichever form they have (a key a Struct has
+    but the image had not, UNSET, left out as the JSON leaves it out)."""
     if type(properties) is dict:
         return properties
-    return dict(zip(properties.__struct_encode_fields__, msgspec.structs.astuple(properties)))
+    return {key: value for key, value in zip(properties.__struct_encode_fields__,
+                                             msgspec.structs.astuple(properties))
+            if value is not msgspec.UNSET}
 
 
-def v1_image_of(image: dict) -> V1Image:
-    """The v1 detail image for a v2 image (a dict as v2 returns it); BadImage when a field
-    v1 shows has the wrong type. The hot path of every listing: one pass, the checks and
-    the common case in C calls where they can be."""
-    keys = tuple(image)
-    last = _LAST
-    if keys == last[0]:  # most often: a listing's images share a layout
-        values_of, properties_of, complete = last[1]
+def v1_image_of(image: dict | ListedImage) -> V1Image:
+    """The v1 detail image for a v2 image (a dict as v2 returns it, or a typed image of a
+    list); BadImage when a field v1 shows has the wrong type. The hot path of every
+    listing: one pass, the checks and the common case in C calls where they can be."""
+    if type(image) is not dict:  # a ListedImage (proxy.v2.typed_images): msgspec checked
+        # its types as it read it, and its class knows where its custom values are
+        shown = (image.id, image.name, image.status, image.size, image.virtual_size,
+                 image.checksum, image.disk_format, image.container_format, image.min_disk,
+                 image.min_ram, image.owner, image.visibility, image.protected,
+                 image.created_at, image.updated_at)
+        values, properties_of = image.custom_values(astuple(image)), image.Properties
     else:
-        layout = _LAYOUTS.get(keys) or _layout_of(keys, image)
-        last[:] = keys, layout
-        values_of, properties_of, complete = layout
-    if complete:
-        (image_id, name, status, size, virtual_size, checksum, disk_format, container_format,
-         min_disk, min_ram, owner, visibility, protected, created_at, updated_at) = _SHOWN(image)
-    else:  # a field v2 left out: null (but an image always has its id)
-        (image_id, name, status, size, virtual_size, checksum, disk_format, container_format,
-         min_disk, min_ram, owner, visibility, protected, created_at,
-         updated_at) = image["id"], *map(image.get, _SHOWN_FIELDS[1:])
-    if not (str is type(name) is type(status) is type(checksum) is type(owner)
-            is type(disk_format) is type(container_format) is type(created_at)
-            is type(updated_at) is type(visibility)  # the common case, without a set
-            ) and not {type(name), type(status), type(checksum), type(owner),
-                       type(disk_format), type(container_format), type(created_at),
-                       type(updated_at), type(visibility)} <= _STRINGS:
-        raise BadImage("a string field of an image is not a string")
-    if not (type(size) in _INTEGERS and type(virtual_size) in _INTEGERS  # (no set built:
-            and type(min_ram) in _INTEGERS and type(min_disk) in _INTEGERS):  # 1k instructions)
-        raise BadImage("a number field of an image is not an integer")
-    if type(protected) not in _BOOLEANS:
-        raise BadImage("protected is not a boolean")
-    values = values_of(image)
+        shown, values, properties_of = _checked_fields(image)
+    (image_id, name, status, size, virtual_size, checksum, disk_format, container_format,
+     min_disk, min_ram, owner, visibility, protected, created_at, updated_at) = shown
     if "" in values:
         values = [None if value == "" else value for value in values]  # v1 stored "" as null
     return V1Image(
@@ -208,20 +199,50 @@ def v1_image_of(image: dict) -> V1Image:
     )
 
 
-def v1_summary_of(image: dict) -> V1Summary:
+def _checked_fields(image: dict) -> tuple[tuple, tuple, object]:
+    """(the shown fields, the custom values, their properties maker) of a v2 image read as
+    a dict; BadImage when a shown field has the wrong type."""
+    keys = tuple(image)
+    last = _LAST
+    if keys == last[0]:  # most often: a listing's images share a layout
+        values_of, properties_of, complete = last[1]
+    else:
+        layout = _LAYOUTS.get(keys) or _layout_of(keys, image)
+        last[:] = keys, layout
+        values_of, properties_of, complete = layout
+    # a field v2 left out: null (but an image always has its id)
+    shown = _SHOWN(image) if complete else (image["id"], *map(image.get, SHOWN_FIELDS[1:]))
+    (_, name, status, size, virtual_size, checksum, disk_format, container_format,
+     min_disk, min_ram, owner, visibility, protected, created_at, updated_at) = shown
+    if not (str is type(name) is type(status) is type(checksum) is type(owner)
+            is type(disk_format) is type(container_format) is type(created_at)
+            is type(updated_at) is type(visibility)  # the common case, without a set
+            ) and not {type(name), type(status), type(checksum), type(owner),
+                       type(disk_format), type(container_format), type(created_at),
+                       type(updated_at), type(visibility)} <= _STRINGS:
+        raise BadImage("a string field of an image is not a string")
+    if not (type(size) in _INTEGERS and type(virtual_size) in _INTEGERS  # (no set built:
+            and type(min_ram) in _INTEGERS and type(min_disk) in _INTEGERS):  # 1k instructions)
+        raise BadImage("a number field of an image is not an integer")
+    if type(protected) not in _BOOLEANS:
+        raise BadImage("protected is not a boolean")
+    return shown, values_of(image), properties_of
+
+
+def v1_summary_of(image: dict | ListedImage) -> V1Summary:
     """The summary of a v2 image, checked as its detail is."""
     v1 = v1_image_of(image)
     return V1Summary(v1.id, v1.name, v1.size, v1.disk_format, v1.container_format, v1.checksum)
 
 
-def to_v1_image(image: dict) -> dict:
+def to_v1_image(image: dict | ListedImage) -> dict:
     """The v1 detail image for a v2 image, as a dict (for headers, tombstones, one image)."""
     v1 = msgspec.structs.asdict(v1_image_of(image))
     v1["properties"] = properties_dict(v1["properties"])
     return v1
 
 
-def _real_size(image: dict, size, status) -> int | None:
+def _real_size(image: dict | ListedImage, size, status) -> int | None:
     """IMS reports ``size: 0`` for active images and the real size in the string
     ``__image_size`` (docs/v2-upstream.md#72-extra-image-fields); v1 clients want the real one.
     v2 has no size until data arrives (null), where v1 said 0 (docs/v1-api.md#42-create); an

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import msgspec
 
+from proxy.v2.typed_images import ListedImage
+
 
 class UpstreamShapeError(Exception):
     """The upstream answered 2xx with a body that is not what v2 sends."""
@@ -63,13 +65,14 @@ def member_ids_of(body: object) -> list[str]:
 
 
 class ParsedImage(msgspec.Struct, frozen=True, gc=False):
-    """One image of a v2 list, as the upstream sent it: ``v2``, its JSON (checked by
-    image_of; never changed: one may serve many requests). ``shaped``, for an image the
-    listing memo keeps, holds the v1 JSON each shaping of it made, so that it is made
-    once; None for one read once. (A Struct: made a thousand times a listing, it costs a
-    third of a frozen dataclass; it holds no cycle, so the collector need not track it.)"""
+    """One image of a v2 list, as the upstream sent it: ``v2``, its JSON (a dict checked
+    by image_of, or a typed image, proxy.v2.typed_images; never changed: one may serve
+    many requests). ``shaped``, for an image the listing memo keeps, holds the v1 JSON
+    each shaping of it made, so that it is made once; None for one read once. (A Struct:
+    made a thousand times a listing, it costs a third of a frozen dataclass; it holds no
+    cycle, so the collector need not track it.)"""
 
-    v2: dict
+    v2: dict | ListedImage
     shaped: dict | None = None
 
     def __eq__(self, other: object) -> bool:  # the image, not its cache
