@@ -35,15 +35,12 @@ import msgspec  # noqa: E402
 from bench.upstream import Answers, prebuilt_bodies  # noqa: E402
 from bench.listing_split import proxy_listing  # noqa: E402
 from proxy.shell.listing_memo import ListingMemo  # noqa: E402
-from proxy.v1.images import V2_OWN_FIELDS, V1Image, to_v1_image  # noqa: E402
+from proxy.v1.images import SHOWN_TYPES, V2_OWN_FIELDS, V1Image, to_v1_image  # noqa: E402
 
 _ENCODE = msgspec.json.Encoder().encode
 _STATUS = {"uploading": "saving", "importing": "saving"}
-_SHOWN = {"id": str, "name": str | None, "status": str | None, "size": int,
-          "virtual_size": int | None, "checksum": str | None, "disk_format": str | None,
-          "container_format": str | None, "min_disk": int | None, "min_ram": int | None,
-          "owner": str | None, "visibility": str | None, "protected": bool | None,
-          "created_at": str, "updated_at": str}
+# the v1 fields, typed for this body's common case (a size, timestamps)
+_SHOWN = {**SHOWN_TYPES, "size": int, "created_at": str, "updated_at": str}
 
 
 def translator(body: bytes):

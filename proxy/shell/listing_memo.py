@@ -33,13 +33,17 @@ Either way, images are decoded into the typed Structs the catalogue's keys taugh
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
+from collections.abc import Iterable
 
 import msgspec
 
 from proxy.v2.answers import (ListPage, ParsedImage, UpstreamShapeError, image_of,
                                listed_images)
-from proxy.v2.typed_images import ImageTypes
+from proxy.v2.typed_images import MAX_CUSTOM_KEYS, ImageTypes
+
+log = logging.getLogger(__name__)
 
 SAMPLE_EVERY = 16  # while nothing repeats, one body in this many goes through the memo
 STALE_AFTER = 8  # an entry unused for this many times memo_images images may be replaced
@@ -200,14 +204,13 @@ class ListingMemo:
             images.append(image)
         return ListPage(tuple(images), bool(listed.next)), repeated
 
-
     def _read_image(self, json: bytes) -> dict:
         """One image's bytes as a dict (checked by image_of), its keys then learned."""
         try:
             image = image_of(_IMAGE.decode(json))
         except msgspec.DecodeError:  # a number out of range, say
             raise UpstreamShapeError("an image in the list cannot be read") from None
-        self._types.learn((image,))
+        self._learn((image,))
         return image
 
     def _read_whole(self, body: bytes) -> ListPage:
@@ -218,8 +221,16 @@ class ListingMemo:
             images, has_next = typed
             return ListPage(tuple(map(ParsedImage, images)), has_next)
         page = _read_whole(body)
-        self._types.learn(image.v2 for image in page.images)
+        self._learn(image.v2 for image in page.images)
         return page
+
+    def _learn(self, images: Iterable[dict]) -> None:
+        if self._types.typing:
+            self._types.learn(images)
+            if not self._types.typing:
+                log.warning("listed images carry more than %d custom property names: lists "
+                            "are read as dicts from now on, about 1.4x the CPU an image",
+                            MAX_CUSTOM_KEYS)
 
 
 def _fingerprint(body: bytes) -> int:

@@ -7,6 +7,7 @@ properties at the top level beside its own fields; v1 nests them under ``propert
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from operator import itemgetter
 from typing import TYPE_CHECKING
@@ -78,11 +79,15 @@ class V1Summary(msgspec.Struct, gc=False):
     checksum: str | None
 
 
-# What a v1 image shows of a v2 one, fetched in one call; and the JSON types each may have
-# (docs/v2-upstream.md#22-schema-and-formats), null included.
-SHOWN_FIELDS = ("id", "name", "status", "size", "virtual_size", "checksum", "disk_format",
-                "container_format", "min_disk", "min_ram", "owner", "visibility", "protected",
-                "created_at", "updated_at")
+# What a v1 image shows of a v2 one, and the JSON types each may have
+# (docs/v2-upstream.md#22-schema-and-formats), null included but for the id; fetched in
+# one call.
+SHOWN_TYPES = {"id": str, "name": str | None, "status": str | None, "size": int | None,
+               "virtual_size": int | None, "checksum": str | None, "disk_format": str | None,
+               "container_format": str | None, "min_disk": int | None, "min_ram": int | None,
+               "owner": str | None, "visibility": str | None, "protected": bool | None,
+               "created_at": str | None, "updated_at": str | None}
+SHOWN_FIELDS = tuple(SHOWN_TYPES)
 _SHOWN = itemgetter(*SHOWN_FIELDS)
 _SHOWN_SET = frozenset(SHOWN_FIELDS)
 _STRINGS = frozenset({str, type(None)})
@@ -108,13 +113,7 @@ def _layout_of(keys: tuple[str, ...], image: dict) -> list:
     """[custom values getter, properties maker, whether every shown field is there] for
     ``image``, whose keys are ``keys``; remembered."""
     customs = tuple(sorted(image.keys() - V2_OWN_FIELDS))
-    if len(customs) > 1:
-        values_of = itemgetter(*customs)
-    elif customs:
-        one = itemgetter(customs[0])
-        values_of = lambda image: (one(image),)  # noqa: E731
-    else:
-        values_of = _no_values
+    values_of = tuple_getter(customs)
     complete = image.keys() >= _SHOWN_SET
     uses = 0
 
@@ -122,7 +121,7 @@ def _layout_of(keys: tuple[str, ...], image: dict) -> list:
         nonlocal uses
         uses += 1
         if uses == _STRUCT_AFTER:
-            layout[1] = _properties_struct(customs) or as_dict
+            layout[1] = properties_struct(customs) or as_dict
         return dict(zip(customs, values))
 
     layout = [values_of, as_dict, complete]
@@ -132,16 +131,21 @@ def _layout_of(keys: tuple[str, ...], image: dict) -> list:
     return layout
 
 
-def _no_values(image: dict) -> tuple:
-    return ()
+def tuple_getter(items: tuple) -> Callable[[object], tuple]:
+    """What picks ``items`` of a container, as a tuple, however many they are (one C call
+    for two or more)."""
+    if len(items) > 1:
+        return itemgetter(*items)
+    return lambda container: tuple(container[item] for item in items)
 
 
-def _properties_struct(keys: tuple[str, ...]) -> type[msgspec.Struct] | None:
-    """A Struct whose JSON is the dict of ``keys`` (in that order); None for keys a Struct
-    cannot be renamed to (quotes, backslashes, control characters, surrogates)."""
+def properties_struct(keys: tuple[str, ...]) -> type[msgspec.Struct] | None:
+    """A Struct whose JSON is the dict of ``keys`` (in that order; a field left UNSET is
+    left out); None for keys a Struct cannot be renamed to (quotes, backslashes, control
+    characters, surrogates)."""
     names = [f"p{n}" for n in range(len(keys))]
     try:
-        return msgspec.defstruct("Properties", [(name, object) for name in names],
+        return msgspec.defstruct("Properties", [(name, object, msgspec.UNSET) for name in names],
                                  rename=dict(zip(names, keys)), gc=False)
     except (ValueError, TypeError, UnicodeError):
         return None
