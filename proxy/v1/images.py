@@ -10,15 +10,15 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from operator import itemgetter
-from typing import TYPE_CHECKING
 
 import msgspec
 from msgspec.structs import astuple
 
 from proxy.v1.errors import V1Error
 
-if TYPE_CHECKING:  # (proxy.v2 reads this module: no import at run time)
-    from proxy.v2.typed_images import ListedImage
+# A v2 image as a list gives it: a dict, or a typed image (proxy.v2.typed_images'
+# ListedImage, which reads this module: named here only by what it is).
+V2Image = dict | msgspec.Struct
 
 # Every top-level key that is v2's own (or IMS's copy of a v1 field), never a custom
 # property (docs/v2-upstream.md#21-how-a-response-is-built,
@@ -161,7 +161,7 @@ def properties_dict(properties: dict | msgspec.Struct) -> dict:
             if value is not msgspec.UNSET}
 
 
-def v1_image_of(image: dict | ListedImage) -> V1Image:
+def v1_image_of(image: V2Image) -> V1Image:
     """The v1 detail image for a v2 image (a dict as v2 returns it, or a typed image of a
     list); BadImage when a field v1 shows has the wrong type. The hot path of every
     listing: one pass, the checks and the common case in C calls where they can be."""
@@ -233,20 +233,20 @@ def _checked_fields(image: dict) -> tuple[tuple, tuple, object]:
     return shown, values_of(image), properties_of
 
 
-def v1_summary_of(image: dict | ListedImage) -> V1Summary:
+def v1_summary_of(image: V2Image) -> V1Summary:
     """The summary of a v2 image, checked as its detail is."""
     v1 = v1_image_of(image)
     return V1Summary(v1.id, v1.name, v1.size, v1.disk_format, v1.container_format, v1.checksum)
 
 
-def to_v1_image(image: dict | ListedImage) -> dict:
+def to_v1_image(image: V2Image) -> dict:
     """The v1 detail image for a v2 image, as a dict (for headers, tombstones, one image)."""
     v1 = msgspec.structs.asdict(v1_image_of(image))
     v1["properties"] = properties_dict(v1["properties"])
     return v1
 
 
-def _real_size(image: dict | ListedImage, size, status) -> int | None:
+def _real_size(image: V2Image, size, status) -> int | None:
     """IMS reports ``size: 0`` for active images and the real size in the string
     ``__image_size`` (docs/v2-upstream.md#72-extra-image-fields); v1 clients want the real one.
     v2 has no size until data arrives (null), where v1 said 0 (docs/v1-api.md#42-create); an
