@@ -191,7 +191,7 @@ def v1_image_of(image: V2Image) -> V1Image:
         min_ram or 0,
         owner,
         visibility == "public",
-        protected is True,  # (a boolean or null, checked above)
+        protected is True,  # (a boolean or null: checked by msgspec or _checked_fields)
         # v1_timestamp's common case, inlined: two calls per image cost more than the rest
         created_at[:19] + ".000000" if created_at and len(created_at) == 20
         and created_at[19] == "Z" else v1_timestamp(created_at),
