@@ -220,7 +220,7 @@ class ListingMemo:
         if typed is not None:
             images, has_next = typed
             return ListPage(tuple(map(ParsedImage, images)), has_next)
-        page = _read_whole(body)
+        page = _read_as_dicts(body)
         self._learn(image.v2 for image in page.images)
         return page
 
@@ -241,7 +241,7 @@ def _fingerprint(body: bytes) -> int:
     return hash((len(body), body[::len(body) // 256 + 1], body[-128:]))
 
 
-def _read_whole(body: bytes) -> ListPage:
+def _read_as_dicts(body: bytes) -> ListPage:
     """The body in one pass as dicts, nothing kept: its images carry no v1 JSON cache."""
     try:
         listed = _WHOLE.decode(body)

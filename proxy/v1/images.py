@@ -136,7 +136,10 @@ def tuple_getter(items: tuple) -> Callable[[object], tuple]:
     for two or more)."""
     if len(items) > 1:
         return itemgetter(*items)
-    return lambda container: tuple(container[item] for item in items)
+    if items:
+        one = itemgetter(items[0])
+        return lambda container: (one(container),)
+    return lambda container: ()
 
 
 def properties_struct(keys: tuple[str, ...]) -> type[msgspec.Struct] | None:
